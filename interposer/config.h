@@ -1,0 +1,35 @@
+// heaplens's settings, read from HEAPLENS_* environment variables (documented in
+// docs/configuration.md). Parsing never allocates (it runs inside the first malloc of the
+// process) and never fails: a malformed value yields one problem line and the default.
+#pragma once
+
+#include <cstddef>
+
+#include "../pool/settings.h"
+
+namespace heaplens {
+
+struct Config {
+  pool::Settings pool;
+  bool summary = false;  // HEAPLENS_SUMMARY: one line of exact counters on stderr at exit
+};
+
+struct ConfigProblems {
+  static constexpr int kMax = 8;
+  static constexpr std::size_t kLine = 240;
+  char lines[kMax][kLine];
+  int count = 0;
+};
+
+// `get` returns the value of a variable or nullptr; `names` lists every variable of the
+// environment (nullptr-terminated, "NAME=value" strings) so unknown HEAPLENS_* names can be
+// reported; it may be nullptr.
+using EnvGet = const char* (*)(const char* name);
+Config parse_config(EnvGet get, const char* const* names, ConfigProblems* problems) noexcept;
+
+// Value parsers, exposed for tests. Sizes accept a decimal number with an optional binary
+// suffix: k/K/KiB, m/M/MiB, g/G/GiB (KB, MB, GB mean the same).
+bool parse_size(const char* text, std::size_t* out) noexcept;
+bool parse_bool(const char* text, bool* out) noexcept;
+
+}  // namespace heaplens

@@ -1,0 +1,154 @@
+// The C allocation API: argument rules and errno exactly as glibc documents them, memory from
+// the pool. See docs/ownership.md for which allocator owns a pointer handed to free().
+#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+
+#include "../pool/pool.h"
+#include "export.h"
+#include "hook_guard.h"
+#include "runtime.h"
+
+using heaplens::HookGuard;
+namespace pool = heaplens::pool;
+namespace runtime = heaplens::runtime;
+
+namespace {
+
+constexpr std::size_t kMaxSize = PTRDIFF_MAX;
+constexpr std::size_t kMinAlign = alignof(std::max_align_t);
+
+inline bool is_pow2(std::size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+std::size_t page_size() {
+  static std::size_t size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  return size;
+}
+
+inline void* allocate(std::size_t size, std::size_t align, bool zero) {
+  HookGuard guard;
+  runtime::ensure_started(guard);
+  if (__builtin_expect(size > kMaxSize, 0)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* p = pool::alloc(size, align, zero);
+  if (__builtin_expect(p == nullptr, 0)) errno = ENOMEM;
+  return p;
+}
+
+// memalign's rules (glibc): small alignments are plain malloc, others round up to a power
+// of two, absurd ones fail with EINVAL.
+void* memalign_impl(std::size_t align, std::size_t size) {
+  if (align <= kMinAlign) return allocate(size, 0, false);
+  if (align > SIZE_MAX / 2 + 1) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (!is_pow2(align)) align = std::size_t{1} << (64 - __builtin_clzll(align));
+  return allocate(size, align, false);
+}
+
+}  // namespace
+
+extern "C" {
+
+HEAPLENS_EXPORT void* malloc(size_t size) { return allocate(size, 0, false); }
+
+HEAPLENS_EXPORT void free(void* p) {
+  if (p == nullptr) return;
+  HookGuard guard;
+  runtime::ensure_started(guard);
+  int saved = errno;  // free never changes errno (POSIX 2024, glibc >= 2.33)
+  pool::release(p);
+  errno = saved;
+}
+
+HEAPLENS_EXPORT void* calloc(size_t n, size_t size) {
+  std::size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return allocate(total, 0, true);
+}
+
+HEAPLENS_EXPORT void* realloc(void* p, size_t size) {
+  if (p == nullptr) return allocate(size, 0, false);
+  if (size == 0) {  // glibc: realloc(p, 0) frees p and returns NULL
+    free(p);
+    return nullptr;
+  }
+  HookGuard guard;
+  runtime::ensure_started(guard);
+  if (size > kMaxSize) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  void* q = pool::resize(p, size);
+  if (q == nullptr) errno = ENOMEM;
+  return q;
+}
+
+HEAPLENS_EXPORT void* reallocarray(void* p, size_t n, size_t size) {
+  std::size_t total;
+  if (__builtin_mul_overflow(n, size, &total)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return realloc(p, total);
+}
+
+HEAPLENS_EXPORT int posix_memalign(void** out, size_t align, size_t size) {
+  if (align % sizeof(void*) != 0 || !is_pow2(align / sizeof(void*))) return EINVAL;
+  int saved = errno;
+  void* p = allocate(size, align <= kMinAlign ? 0 : align, false);
+  if (p == nullptr) return ENOMEM;
+  errno = saved;
+  *out = p;
+  return 0;
+}
+
+// C11/C23 and glibc >= 2.38: the alignment must be a power of two.
+HEAPLENS_EXPORT void* aligned_alloc(size_t align, size_t size) {
+  if (!is_pow2(align)) {
+    errno = EINVAL;
+    return nullptr;
+  }
+  return allocate(size, align <= kMinAlign ? 0 : align, false);
+}
+
+HEAPLENS_EXPORT void* memalign(size_t align, size_t size) { return memalign_impl(align, size); }
+
+HEAPLENS_EXPORT void* valloc(size_t size) { return memalign_impl(page_size(), size); }
+
+HEAPLENS_EXPORT void* pvalloc(size_t size) {
+  std::size_t page = page_size();
+  std::size_t rounded;
+  if (__builtin_add_overflow(size, page - 1, &rounded)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  rounded &= ~(page - 1);
+  return memalign_impl(page, rounded == 0 ? page : rounded);
+}
+
+HEAPLENS_EXPORT size_t malloc_usable_size(void* p) {
+  if (p == nullptr) return 0;
+  HookGuard guard;
+  runtime::ensure_started(guard);
+  return pool::usable_size(p);
+}
+
+#if defined(HEAPLENS_HAVE_FREE_SIZED)
+// C23: the size (and alignment) are hints we do not trust: a wrong one must not corrupt
+// the heap, so the pool looks the block up as for free().
+HEAPLENS_EXPORT void free_sized(void* p, size_t) { free(p); }
+HEAPLENS_EXPORT void free_aligned_sized(void* p, size_t, size_t) { free(p); }
+#endif
+
+}  // extern "C"

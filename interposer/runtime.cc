@@ -1,0 +1,83 @@
+#include "runtime.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "../pool/pool.h"
+#include "config.h"
+#include "log.h"
+
+extern char** environ;
+
+namespace heaplens {
+
+__thread int t_hook_depth __attribute__((tls_model("initial-exec"))) = 0;
+
+namespace runtime {
+
+std::atomic<int> g_state{kCold};
+
+namespace {
+
+bool g_summary = false;
+
+// getenv reads environ and never allocates.
+const char* env_get(const char* name) { return ::getenv(name); }
+
+void print_summary() {
+  HookGuard guard;
+  pool::CounterSnapshot s = pool::sum_counters();
+  log_line("summary pid={} backend={} allocations={} frees={} bytes_requested={} "
+           "bytes_allocated={} bytes_freed={} live_bytes={} peak_live_bytes={} "
+           "large_allocations={} threads={}",
+           static_cast<long>(getpid()), pool::backend_name(pool::settings().backend),
+           s.allocations, s.frees, s.bytes_requested, s.bytes_allocated, s.bytes_freed,
+           s.live_bytes, s.peak_live_bytes, s.large_allocations, s.threads);
+}
+
+void start_pool() noexcept {
+  ConfigProblems problems;
+  Config config = parse_config(env_get, environ, &problems);
+  g_summary = config.summary;
+  bool arena_ok = pool::init(config.pool);
+  for (int i = 0; i < problems.count; ++i) log_line("{}", problems.lines[i]);
+  if (!arena_ok)
+    log_line("jemalloc refused a dedicated arena for large blocks; they share the default arenas");
+}
+
+}  // namespace
+
+void start_slow(const HookGuard& guard) noexcept {
+  int expected = kCold;
+  if (g_state.compare_exchange_strong(expected, kStarting, std::memory_order_acq_rel)) {
+    start_pool();
+    g_state.store(kReady, std::memory_order_release);
+    return;
+  }
+  // Our own start-up allocating on this thread: the pool is already usable (the backend is
+  // chosen before anything that could allocate), so go on rather than wait for ourselves.
+  if (guard.nested()) return;
+  while (g_state.load(std::memory_order_acquire) != kReady) sched_yield();
+}
+
+namespace {
+
+void after_fork_child() { pool::after_fork_child(); }
+
+// Runs once libc is fully started. The exit handler registered here runs after the
+// dynamic loader's destructors (atexit order is LIFO and _dl_fini registers later), so the
+// summary sees the frees of every library's exit-time destructors.
+__attribute__((constructor)) void on_load() {
+  HookGuard guard;
+  ensure_started(guard);
+  pthread_atfork(nullptr, nullptr, after_fork_child);
+  if (g_summary) std::atexit(print_summary);
+}
+
+}  // namespace
+}  // namespace runtime
+}  // namespace heaplens

@@ -1,0 +1,24 @@
+// Start-up and shutdown of heaplens inside the host process.
+//
+// The pool starts on the first hook call of the process, which may come from the dynamic
+// loader before any constructor ran; our constructor then finishes what needs a fully
+// started libc (fork and exit handlers). Nothing is ever torn down: frees that arrive after
+// our destructors (other libraries' exit-time destructors) still work.
+#pragma once
+
+#include <atomic>
+
+#include "hook_guard.h"
+
+namespace heaplens::runtime {
+
+enum State : int { kCold = 0, kStarting = 1, kReady = 2 };
+extern std::atomic<int> g_state;
+
+void start_slow(const HookGuard& guard) noexcept;
+
+inline void ensure_started(const HookGuard& guard) noexcept {
+  if (__builtin_expect(g_state.load(std::memory_order_acquire) != kReady, 0)) start_slow(guard);
+}
+
+}  // namespace heaplens::runtime

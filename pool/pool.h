@@ -1,0 +1,37 @@
+// The hybrid pool: the only place in heaplens that obtains memory for the program.
+//
+// Every request is routed by size: below Settings::large_threshold it takes the small path
+// (the backend's fast path, jemalloc's thread cache), at or above it the large path (a
+// dedicated jemalloc arena; the tracker always records these). Every call is counted exactly
+// (counters.h). Ownership of a pointer is decided as described in docs/ownership.md.
+//
+// Contract: callers (the interposer's hooks) have validated the C/C++ API rules already;
+// sizes are > 0 and <= PTRDIFF_MAX, alignments are 0 (default) or a power of two.
+#pragma once
+
+#include <cstddef>
+
+#include "counters.h"
+#include "heap_stats.h"
+#include "settings.h"
+
+namespace heaplens::pool {
+
+// Starts the pool; later calls are ignored. Returns false if the large path could not get
+// its own arena (it then shares the small path's arenas; everything still works).
+bool init(const Settings& settings) noexcept;
+const Settings& settings() noexcept;
+
+void* alloc(std::size_t size, std::size_t align, bool zero) noexcept;
+// Resizes p (non-null) to size (> 0). On failure returns nullptr and p is untouched.
+void* resize(void* p, std::size_t size) noexcept;
+void release(void* p) noexcept;
+std::size_t usable_size(const void* p) noexcept;
+
+bool heap_stats(HeapStats* out) noexcept;
+bool trim() noexcept;
+
+// Called in the child after fork (the interposer registers it with pthread_atfork).
+void after_fork_child() noexcept;
+
+}  // namespace heaplens::pool
