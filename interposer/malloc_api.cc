@@ -20,7 +20,6 @@ namespace runtime = heaplens::runtime;
 namespace {
 
 constexpr std::size_t kMaxSize = PTRDIFF_MAX;
-constexpr std::size_t kMinAlign = alignof(std::max_align_t);
 
 inline bool is_pow2(std::size_t x) { return x != 0 && (x & (x - 1)) == 0; }
 
@@ -41,10 +40,11 @@ inline void* allocate(std::size_t size, std::size_t align, bool zero) {
   return p;
 }
 
-// memalign's rules (glibc): small alignments are plain malloc, others round up to a power
-// of two, absurd ones fail with EINVAL.
+// memalign's rules (glibc): alignments 0 and 1 are plain malloc, others round up to a power
+// of two, absurd ones fail with EINVAL. Small alignments are still passed on: jemalloc gives
+// tiny blocks less than 16-byte alignment by default.
 void* memalign_impl(std::size_t align, std::size_t size) {
-  if (align <= kMinAlign) return allocate(size, 0, false);
+  if (align <= 1) return allocate(size, 0, false);
   if (align > SIZE_MAX / 2 + 1) {
     errno = EINVAL;
     return nullptr;
@@ -106,7 +106,7 @@ HEAPLENS_EXPORT void* reallocarray(void* p, size_t n, size_t size) {
 HEAPLENS_EXPORT int posix_memalign(void** out, size_t align, size_t size) {
   if (align % sizeof(void*) != 0 || !is_pow2(align / sizeof(void*))) return EINVAL;
   int saved = errno;
-  void* p = allocate(size, align <= kMinAlign ? 0 : align, false);
+  void* p = allocate(size, align, false);
   if (p == nullptr) return ENOMEM;
   errno = saved;
   *out = p;
@@ -119,7 +119,7 @@ HEAPLENS_EXPORT void* aligned_alloc(size_t align, size_t size) {
     errno = EINVAL;
     return nullptr;
   }
-  return allocate(size, align <= kMinAlign ? 0 : align, false);
+  return allocate(size, align, false);
 }
 
 HEAPLENS_EXPORT void* memalign(size_t align, size_t size) { return memalign_impl(align, size); }

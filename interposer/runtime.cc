@@ -39,7 +39,12 @@ void print_summary() {
            s.live_bytes, s.peak_live_bytes, s.large_allocations, s.threads);
 }
 
+// True when the first allocation came before libc set up environ (the dynamic loader can
+// allocate that early): the settings are then read again once our constructor runs.
+bool g_started_without_env = false;
+
 void start_pool() noexcept {
+  g_started_without_env = environ == nullptr;
   ConfigProblems problems;
   Config config = parse_config(env_get, environ, &problems);
   g_summary = config.summary;
@@ -47,6 +52,18 @@ void start_pool() noexcept {
   for (int i = 0; i < problems.count; ++i) log_line("{}", problems.lines[i]);
   if (!arena_ok)
     log_line("jemalloc refused a dedicated arena for large blocks; they share the default arenas");
+}
+
+void reread_late_settings() noexcept {
+  ConfigProblems problems;
+  Config config = parse_config(env_get, environ, &problems);
+  for (int i = 0; i < problems.count; ++i) log_line("{}", problems.lines[i]);
+  g_summary = config.summary;
+  pool::set_large_threshold(config.pool.large_threshold);
+  if (config.pool.backend != pool::settings().backend)
+    log_line("HEAPLENS_ALLOCATOR={} came too late: memory was allocated before the environment "
+             "was readable; staying on {}",
+             pool::backend_name(config.pool.backend), pool::backend_name(pool::settings().backend));
 }
 
 }  // namespace
@@ -74,6 +91,7 @@ void after_fork_child() { pool::after_fork_child(); }
 __attribute__((constructor)) void on_load() {
   HookGuard guard;
   ensure_started(guard);
+  if (g_started_without_env) reread_late_settings();
   pthread_atfork(nullptr, nullptr, after_fork_child);
   if (g_summary) std::atexit(print_summary);
 }

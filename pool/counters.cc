@@ -26,7 +26,6 @@ Block g_blocks[kBlocks];
 // count here with read-modify-write atomics: exact, just slower.
 Block g_shared;
 std::atomic<std::size_t> g_used{0};
-std::atomic<std::size_t> g_next_hint{0};
 std::atomic<std::int64_t> g_published{0};
 pthread_key_t g_exit_key;
 std::atomic<bool> g_exit_key_ok{false};
@@ -59,13 +58,12 @@ void on_thread_exit(void* value) noexcept {
 
 Block* claim_block() noexcept {
   t_block = kUseShared;  // anything allocating while we claim (pthread_setspecific) counts shared
-  std::size_t start = g_next_hint.load(kRelaxed);
-  for (std::size_t n = 0; n < kBlocks; ++n) {
-    std::size_t i = (start + n) % kBlocks;
+  // Lowest free block first, so the table's used part stays as small as the most threads
+  // ever alive at once (sum_counters walks only that part).
+  for (std::size_t i = 0; i < kBlocks; ++i) {
     std::uint32_t expected = 0;
     if (g_blocks[i].claimed.load(kRelaxed) == 0 &&
         g_blocks[i].claimed.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
-      g_next_hint.store(i + 1, kRelaxed);
       std::size_t used = g_used.load(kRelaxed);
       while (used < i + 1 && !g_used.compare_exchange_weak(used, i + 1, kRelaxed)) {
       }
@@ -212,7 +210,6 @@ void counters_reset_for_testing() noexcept {
   g_shared.bytes_allocated = 0; g_shared.bytes_freed = 0; g_shared.large_allocations = 0;
   g_shared.peak = 0;
   g_used = 0;
-  g_next_hint = 0;
   g_published = 0;
   t_block = nullptr;
 }

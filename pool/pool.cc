@@ -29,16 +29,22 @@ bool init(const Settings& settings) noexcept {
 
 const Settings& settings() noexcept { return g_settings; }
 
+void set_large_threshold(std::size_t bytes) noexcept {
+  g_settings.large_threshold = bytes == 0 ? 1 : bytes;
+}
+
 void* alloc(std::size_t size, std::size_t align, bool zero) noexcept {
   bool large = is_large(size);
+  // A zero-byte request still gets a unique block (as glibc's); jemalloc forbids size 0.
+  std::size_t real = size + (size == 0);
   void* p;
   std::size_t usable;
   if (use_jemalloc()) {
-    p = jemalloc_backend::alloc(size, align, zero, large);
+    p = jemalloc_backend::alloc(real, align, zero, large);
     if (p == nullptr) return nullptr;
-    usable = jemalloc_backend::usable_for(size, align);
+    usable = jemalloc_backend::usable_for(real, align);
   } else {
-    p = system_backend::alloc(size, align, zero);
+    p = system_backend::alloc(real, align, zero);
     if (p == nullptr) return nullptr;
     usable = system_backend::usable(p);
   }

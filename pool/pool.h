@@ -6,7 +6,8 @@
 // (counters.h). Ownership of a pointer is decided as described in docs/ownership.md.
 //
 // Contract: callers (the interposer's hooks) have validated the C/C++ API rules already;
-// sizes are > 0 and <= PTRDIFF_MAX, alignments are 0 (default) or a power of two.
+// sizes are <= PTRDIFF_MAX (0 is allowed for alloc), alignments are 0 (default) or a power
+// of two.
 #pragma once
 
 #include <cstddef>
@@ -21,6 +22,8 @@ namespace heaplens::pool {
 // its own arena (it then shares the small path's arenas; everything still works).
 bool init(const Settings& settings) noexcept;
 const Settings& settings() noexcept;
+// The threshold may change at any time (only the routing of later requests changes).
+void set_large_threshold(std::size_t bytes) noexcept;
 
 void* alloc(std::size_t size, std::size_t align, bool zero) noexcept;
 // Resizes p (non-null) to size (> 0). On failure returns nullptr and p is untouched.

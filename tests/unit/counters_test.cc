@@ -1,0 +1,95 @@
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "counters.h"
+
+namespace pool = heaplens::pool;
+
+TEST_CASE("single-thread counters and peak are exact") {
+  pool::counters_reset_for_testing();
+  pool::count_alloc(10, 16, false);
+  pool::count_alloc(1000, 1024, false);
+  pool::count_free(16);
+  pool::count_alloc(300000, 311296, true);   // peak: 1024 + 311296
+  pool::count_free(311296);
+  pool::count_realloc(1024, 2000, 2048, false);
+  auto s = pool::sum_counters();
+  CHECK(s.allocations == 4);
+  CHECK(s.frees == 3);
+  CHECK(s.bytes_requested == 10 + 1000 + 300000 + 2000);
+  CHECK(s.bytes_allocated == 16 + 1024 + 311296 + 2048);
+  CHECK(s.bytes_freed == 16 + 311296 + 1024);
+  CHECK(s.live_bytes == 2048);
+  CHECK(s.peak_live_bytes == 1024 + 311296);
+  CHECK(s.large_allocations == 1);
+}
+
+TEST_CASE("small changes below the slack still move the single-thread peak") {
+  pool::counters_reset_for_testing();
+  for (int i = 0; i < 100; ++i) pool::count_alloc(8, 8, false);  // 800 bytes, never published
+  for (int i = 0; i < 100; ++i) pool::count_free(8);
+  auto s = pool::sum_counters();
+  CHECK(s.peak_live_bytes == 800);
+  CHECK(s.live_bytes == 0);
+}
+
+TEST_CASE("threads' counts survive their exit and sum exactly") {
+  pool::counters_init();
+  pool::counters_reset_for_testing();
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 100000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([] {
+      for (int i = 0; i < kPerThread; ++i) pool::count_alloc(24, 32, false);
+      for (int i = 0; i < kPerThread / 2; ++i) pool::count_free(32);
+    });
+  }
+  // Summing while they run must be safe (values are monotonic, live is clamped).
+  for (int i = 0; i < 1000; ++i) {
+    auto s = pool::sum_counters();
+    CHECK(s.allocations <= std::uint64_t{kThreads} * kPerThread);
+  }
+  for (auto& t : threads) t.join();
+  auto s = pool::sum_counters();
+  CHECK(s.allocations == std::uint64_t{kThreads} * kPerThread);
+  CHECK(s.frees == std::uint64_t{kThreads} * kPerThread / 2);
+  CHECK(s.live_bytes == std::uint64_t{kThreads} * kPerThread / 2 * 32);
+  // Peak is exact up to (threads - 1) * slack: the true peak lies between these.
+  CHECK(s.peak_live_bytes >= s.live_bytes);
+  CHECK(s.peak_live_bytes <= std::uint64_t{kThreads} * kPerThread * 32);
+}
+
+TEST_CASE("cross-thread frees balance live bytes") {
+  pool::counters_init();
+  pool::counters_reset_for_testing();
+  std::thread producer([] {
+    for (int i = 0; i < 50000; ++i) pool::count_alloc(100, 112, false);
+  });
+  producer.join();
+  std::thread consumer([] {
+    for (int i = 0; i < 50000; ++i) pool::count_free(112);
+  });
+  consumer.join();
+  auto s = pool::sum_counters();
+  CHECK(s.live_bytes == 0);
+  CHECK(s.allocations == 50000);
+  CHECK(s.frees == 50000);
+  CHECK(s.peak_live_bytes >= 50000 * 112 - heaplens::pool::kPeakSlack);
+  CHECK(s.peak_live_bytes <= 50000 * 112);
+}
+
+TEST_CASE("exited threads' blocks are reused, so blocks stay bounded") {
+  pool::counters_init();
+  pool::counters_reset_for_testing();
+  for (int round = 0; round < 200; ++round) {
+    std::thread t([] { pool::count_alloc(1, 8, false); });
+    t.join();
+  }
+  auto s = pool::sum_counters();
+  CHECK(s.allocations == 200);
+  CHECK(s.threads <= 2);  // this thread's block was never claimed; one reused block suffices
+}
