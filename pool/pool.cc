@@ -3,13 +3,19 @@
 #include "backend_jemalloc.h"
 #include "backend_system.h"
 
+#include <atomic>
+
 namespace heaplens::pool {
 namespace {
 
 Settings g_settings;
 bool g_started = false;
+// Separate from g_settings: set_large_threshold may race with allocating threads.
+std::atomic<std::size_t> g_large_threshold{kDefaultLargeThreshold};
 
-inline bool is_large(std::size_t size) noexcept { return size >= g_settings.large_threshold; }
+inline bool is_large(std::size_t size) noexcept {
+  return size >= g_large_threshold.load(std::memory_order_relaxed);
+}
 inline bool use_jemalloc() noexcept { return g_settings.backend == Backend::jemalloc; }
 
 }  // namespace
@@ -21,7 +27,7 @@ const char* backend_name(Backend b) {
 bool init(const Settings& settings) noexcept {
   if (g_started) return true;
   g_settings = settings;
-  if (g_settings.large_threshold == 0) g_settings.large_threshold = 1;
+  set_large_threshold(settings.large_threshold);
   g_started = true;
   counters_init();
   return use_jemalloc() ? jemalloc_backend::init() : true;
@@ -30,7 +36,8 @@ bool init(const Settings& settings) noexcept {
 const Settings& settings() noexcept { return g_settings; }
 
 void set_large_threshold(std::size_t bytes) noexcept {
-  g_settings.large_threshold = bytes == 0 ? 1 : bytes;
+  g_settings.large_threshold = bytes == 0 ? 1 : bytes;  // for readers of settings() only
+  g_large_threshold.store(g_settings.large_threshold, std::memory_order_relaxed);
 }
 
 void* alloc(std::size_t size, std::size_t align, bool zero) noexcept {
