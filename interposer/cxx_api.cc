@@ -22,7 +22,9 @@ void* new_impl(std::size_t size, std::size_t align) {
   HookGuard guard;
   runtime::ensure_started(guard);
   for (;;) {
-    void* p = size <= PTRDIFF_MAX ? pool::alloc(size, align, false) : nullptr;
+    void* p = size > PTRDIFF_MAX ? nullptr
+              : align == 0   ? pool::alloc_plain(size)
+                             : pool::alloc(size, align, false);
     if (__builtin_expect(p != nullptr, 1)) return p;
     std::new_handler handler = std::get_new_handler();
     if (handler == nullptr) throw std::bad_alloc();

@@ -57,7 +57,14 @@ void* memalign_impl(std::size_t align, std::size_t size) {
 
 extern "C" {
 
-HEAPLENS_EXPORT void* malloc(size_t size) { return allocate(size, 0, false); }
+HEAPLENS_EXPORT void* malloc(size_t size) {
+  HookGuard guard;
+  runtime::ensure_started(guard);
+  // No size check needed: jemalloc and glibc fail sizes over PTRDIFF_MAX themselves.
+  void* p = pool::alloc_plain(size);
+  if (__builtin_expect(p == nullptr, 0)) errno = ENOMEM;
+  return p;
+}
 
 HEAPLENS_EXPORT void free(void* p) {
   if (p == nullptr) return;

@@ -92,6 +92,7 @@ __attribute__((constructor)) void on_load() {
   HookGuard guard;
   ensure_started(guard);
   if (g_started_without_env) reread_late_settings();
+  pool::enable_fast_paths();
   pthread_atfork(nullptr, nullptr, after_fork_child);
   if (g_summary) std::atexit(print_summary);
 }

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 
+#include "counters.h"
 #include "heap_stats.h"
 
 namespace heaplens::pool::jemalloc_backend {
@@ -12,11 +13,20 @@ namespace heaplens::pool::jemalloc_backend {
 // Creates the dedicated arena of the large path. Returns false (large requests then use
 // jemalloc's automatic arenas) if jemalloc refuses.
 bool init() noexcept;
+// Switches plain-size requests to jemalloc's own malloc/calloc fast paths and usable sizes
+// to an inline size-class computation, each only after checking it. Call once libc is fully
+// started (it uses dlopen), never from inside an allocation.
+void enable_fast_paths() noexcept;
 
 void* alloc(std::size_t size, std::size_t align, bool zero, bool large) noexcept;
 void* resize(void* p, std::size_t size, bool large) noexcept;
 // `usable` is what usable() returned for p: it lets jemalloc skip its own size lookup.
 void release(void* p, std::size_t usable) noexcept;
+// For callers that need no size: jemalloc's own free fast path.
+void release(void* p) noexcept;
+// The calling thread's exact usable-byte totals, which jemalloc keeps for its thread events
+// ("thread.allocatedp" / "thread.deallocatedp"); lent to the counters.
+bool lend_thread_totals(LentTotals* out) noexcept;
 std::size_t usable(const void* p) noexcept;
 // Usable size an allocation of `size` bytes at `align` would get.
 std::size_t usable_for(std::size_t size, std::size_t align) noexcept;

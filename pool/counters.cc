@@ -8,32 +8,39 @@ namespace heaplens::pool {
 namespace {
 
 constexpr std::size_t kBlocks = 1024;  // concurrently live threads with a private block
+constexpr auto kRelaxed = std::memory_order_relaxed;
 
 struct alignas(64) Block {
+  // Written by the owner only; read by anyone summing.
   std::atomic<std::uint64_t> allocations{0};
   std::atomic<std::uint64_t> frees{0};
   std::atomic<std::uint64_t> bytes_requested{0};
-  std::atomic<std::uint64_t> bytes_allocated{0};
-  std::atomic<std::uint64_t> bytes_freed{0};
   std::atomic<std::uint64_t> large_allocations{0};
+  std::atomic<std::uint64_t> bytes_allocated{0};  // cumulative over every owner of the block
+  std::atomic<std::uint64_t> bytes_freed{0};
   std::atomic<std::int64_t> peak{0};
-  std::atomic<std::int64_t> unpublished{0};  // owner's net change not yet in g_published
+  std::atomic<std::int64_t> published{0};  // part of this block's net already in g_published
   std::atomic<std::uint32_t> claimed{0};
+  // The owner's lent totals, and their values that correspond to a zero mirror.
+  bool lent = false;
+  const std::uint64_t* lent_allocated = nullptr;
+  const std::uint64_t* lent_freed = nullptr;
+  std::uint64_t base_allocated = 0;
+  std::uint64_t base_freed = 0;
 };
 
 Block g_blocks[kBlocks];
 // Threads without a private block (table full, claiming, or past their exit destructor)
-// count here with read-modify-write atomics: exact, just slower.
+// count here with read-modify-write atomics and explicit sizes: exact, just slower.
 Block g_shared;
 std::atomic<std::size_t> g_used{0};
 std::atomic<std::int64_t> g_published{0};
+std::atomic<LendFn> g_lender{nullptr};
 pthread_key_t g_exit_key;
 std::atomic<bool> g_exit_key_ok{false};
 
 Block* const kUseShared = reinterpret_cast<Block*>(1);  // exited, claiming or table full
 __thread Block* t_block __attribute__((tls_model("initial-exec"))) = nullptr;
-
-constexpr auto kRelaxed = std::memory_order_relaxed;
 
 // Owner-only update: a plain load and store, no locked instruction.
 template <typename T>
@@ -41,19 +48,37 @@ inline void bump(std::atomic<T>& c, T v) noexcept {
   c.store(c.load(kRelaxed) + v, kRelaxed);
 }
 
-void publish_unpublished(Block* b) noexcept {
-  std::int64_t u = b->unpublished.load(kRelaxed);
-  if (u != 0) {
-    g_published.fetch_add(u, kRelaxed);
-    b->unpublished.store(0, kRelaxed);
-  }
+inline std::int64_t net_of(const Block* b) noexcept {
+  return static_cast<std::int64_t>(b->bytes_allocated.load(kRelaxed) - b->bytes_freed.load(kRelaxed));
+}
+
+void publish_rest(Block* b) noexcept {
+  std::int64_t net = net_of(b);
+  std::int64_t pending = net - b->published.load(kRelaxed);
+  if (pending != 0) g_published.fetch_add(pending, kRelaxed);
+  b->published.store(net, kRelaxed);
 }
 
 void on_thread_exit(void* value) noexcept {
   auto* b = static_cast<Block*>(value);
-  publish_unpublished(b);
+  publish_rest(b);
+  b->lent = false;
   t_block = kUseShared;
   b->claimed.store(0, std::memory_order_release);
+}
+
+void attach_lent_totals(Block* b) noexcept {
+  b->lent = false;
+  LendFn lend = g_lender.load(std::memory_order_acquire);
+  LentTotals totals;
+  if (lend == nullptr || !lend(&totals) || totals.allocated == nullptr || totals.freed == nullptr)
+    return;
+  // The mirror continues from the block's cumulative totals.
+  b->lent_allocated = totals.allocated;
+  b->lent_freed = totals.freed;
+  b->base_allocated = *totals.allocated - b->bytes_allocated.load(kRelaxed);
+  b->base_freed = *totals.freed - b->bytes_freed.load(kRelaxed);
+  b->lent = true;
 }
 
 Block* claim_block() noexcept {
@@ -68,6 +93,7 @@ Block* claim_block() noexcept {
       while (used < i + 1 && !g_used.compare_exchange_weak(used, i + 1, kRelaxed)) {
       }
       if (g_exit_key_ok.load(std::memory_order_acquire)) pthread_setspecific(g_exit_key, &g_blocks[i]);
+      attach_lent_totals(&g_blocks[i]);
       t_block = &g_blocks[i];
       return &g_blocks[i];
     }
@@ -81,79 +107,108 @@ inline Block* my_block() noexcept {
   return b;
 }
 
-void raise_peak_shared(std::int64_t seen) noexcept {
-  std::int64_t cur = g_shared.peak.load(kRelaxed);
-  while (seen > cur && !g_shared.peak.compare_exchange_weak(cur, seen, kRelaxed)) {
+void raise_peak(std::atomic<std::int64_t>& peak, std::int64_t seen) noexcept {
+  std::int64_t cur = peak.load(kRelaxed);
+  while (seen > cur && !peak.compare_exchange_weak(cur, seen, kRelaxed)) {
   }
 }
 
-// Net change of live bytes by this thread; maintains the peak (see header).
-inline void account_net(Block* b, std::int64_t delta) noexcept {
-  if (b == kUseShared) {
-    raise_peak_shared(g_published.fetch_add(delta, kRelaxed) + delta);
-    return;
-  }
-  std::int64_t u = b->unpublished.load(kRelaxed) + delta;
+// After the owner changed its byte totals: publish if far enough from the shared total,
+// and raise the owner's peak (see header).
+__attribute__((always_inline)) inline void settle(Block* b) noexcept {
+  std::int64_t net = net_of(b);
+  std::int64_t pending = net - b->published.load(kRelaxed);
   std::int64_t seen;
-  if (u >= kPeakSlack || u <= -kPeakSlack) {
-    seen = g_published.fetch_add(u, kRelaxed) + u;
-    u = 0;
+  if (pending >= kPeakSlack || pending <= -kPeakSlack) {
+    seen = g_published.fetch_add(pending, kRelaxed) + pending;
+    b->published.store(net, kRelaxed);
   } else {
-    seen = g_published.load(kRelaxed) + u;
+    seen = g_published.load(kRelaxed) + pending;
   }
-  b->unpublished.store(u, kRelaxed);
   if (seen > b->peak.load(kRelaxed)) b->peak.store(seen, kRelaxed);
+}
+
+inline void mirror_lent(Block* b) noexcept {
+  b->bytes_allocated.store(*b->lent_allocated - b->base_allocated, kRelaxed);
+  b->bytes_freed.store(*b->lent_freed - b->base_freed, kRelaxed);
+}
+
+void shared_change(std::uint64_t allocs, std::uint64_t frees, std::size_t requested,
+                   std::size_t allocated, std::size_t freed, bool large) noexcept {
+  if (allocs) g_shared.allocations.fetch_add(allocs, kRelaxed);
+  if (frees) g_shared.frees.fetch_add(frees, kRelaxed);
+  if (requested) g_shared.bytes_requested.fetch_add(requested, kRelaxed);
+  if (large) g_shared.large_allocations.fetch_add(1, kRelaxed);
+  if (allocated) g_shared.bytes_allocated.fetch_add(allocated, kRelaxed);
+  if (freed) g_shared.bytes_freed.fetch_add(freed, kRelaxed);
+  std::int64_t delta = static_cast<std::int64_t>(allocated) - static_cast<std::int64_t>(freed);
+  raise_peak(g_shared.peak, g_published.fetch_add(delta, kRelaxed) + delta);
 }
 
 }  // namespace
 
+void counters_set_lender(LendFn lend) noexcept { g_lender.store(lend, std::memory_order_release); }
+
+bool bytes_lent() noexcept {
+  Block* b = my_block();
+  return b != kUseShared && b->lent;
+}
+
 void count_alloc(std::size_t requested, std::size_t usable, bool large) noexcept {
   Block* b = my_block();
-  if (b == kUseShared) {
-    g_shared.allocations.fetch_add(1, kRelaxed);
-    g_shared.bytes_requested.fetch_add(requested, kRelaxed);
-    g_shared.bytes_allocated.fetch_add(usable, kRelaxed);
-    if (large) g_shared.large_allocations.fetch_add(1, kRelaxed);
-  } else {
-    bump<std::uint64_t>(b->allocations, 1);
-    bump<std::uint64_t>(b->bytes_requested, requested);
-    bump<std::uint64_t>(b->bytes_allocated, usable);
-    if (large) bump<std::uint64_t>(b->large_allocations, 1);
-  }
-  account_net(b, static_cast<std::int64_t>(usable));
+  if (b == kUseShared) return shared_change(1, 0, requested, usable, 0, large);
+  bump<std::uint64_t>(b->allocations, 1);
+  bump<std::uint64_t>(b->bytes_requested, requested);
+  if (large) bump<std::uint64_t>(b->large_allocations, 1);
+  bump<std::uint64_t>(b->bytes_allocated, usable);
+  settle(b);
 }
 
 void count_free(std::size_t usable) noexcept {
   Block* b = my_block();
-  if (b == kUseShared) {
-    g_shared.frees.fetch_add(1, kRelaxed);
-    g_shared.bytes_freed.fetch_add(usable, kRelaxed);
-  } else {
-    bump<std::uint64_t>(b->frees, 1);
-    bump<std::uint64_t>(b->bytes_freed, usable);
-  }
-  account_net(b, -static_cast<std::int64_t>(usable));
+  if (b == kUseShared) return shared_change(0, 1, 0, 0, usable, false);
+  bump<std::uint64_t>(b->frees, 1);
+  bump<std::uint64_t>(b->bytes_freed, usable);
+  settle(b);
 }
 
 void count_realloc(std::size_t old_usable, std::size_t requested, std::size_t usable,
                    bool large) noexcept {
   Block* b = my_block();
-  if (b == kUseShared) {
-    g_shared.frees.fetch_add(1, kRelaxed);
-    g_shared.bytes_freed.fetch_add(old_usable, kRelaxed);
-    g_shared.allocations.fetch_add(1, kRelaxed);
-    g_shared.bytes_requested.fetch_add(requested, kRelaxed);
-    g_shared.bytes_allocated.fetch_add(usable, kRelaxed);
-    if (large) g_shared.large_allocations.fetch_add(1, kRelaxed);
-  } else {
-    bump<std::uint64_t>(b->frees, 1);
-    bump<std::uint64_t>(b->bytes_freed, old_usable);
-    bump<std::uint64_t>(b->allocations, 1);
-    bump<std::uint64_t>(b->bytes_requested, requested);
-    bump<std::uint64_t>(b->bytes_allocated, usable);
-    if (large) bump<std::uint64_t>(b->large_allocations, 1);
-  }
-  account_net(b, static_cast<std::int64_t>(usable) - static_cast<std::int64_t>(old_usable));
+  if (b == kUseShared) return shared_change(1, 1, requested, usable, old_usable, large);
+  bump<std::uint64_t>(b->allocations, 1);
+  bump<std::uint64_t>(b->frees, 1);
+  bump<std::uint64_t>(b->bytes_requested, requested);
+  if (large) bump<std::uint64_t>(b->large_allocations, 1);
+  bump<std::uint64_t>(b->bytes_allocated, usable);
+  bump<std::uint64_t>(b->bytes_freed, old_usable);
+  settle(b);
+}
+
+void count_alloc_lent(std::size_t requested, bool large) noexcept {
+  Block* b = t_block;  // bytes_lent() returned true: a private block with lent totals
+  bump<std::uint64_t>(b->allocations, 1);
+  bump<std::uint64_t>(b->bytes_requested, requested);
+  if (large) bump<std::uint64_t>(b->large_allocations, 1);
+  mirror_lent(b);
+  settle(b);
+}
+
+void count_free_lent() noexcept {
+  Block* b = t_block;
+  bump<std::uint64_t>(b->frees, 1);
+  mirror_lent(b);
+  settle(b);
+}
+
+void count_realloc_lent(std::size_t requested, bool large) noexcept {
+  Block* b = t_block;
+  bump<std::uint64_t>(b->allocations, 1);
+  bump<std::uint64_t>(b->frees, 1);
+  bump<std::uint64_t>(b->bytes_requested, requested);
+  if (large) bump<std::uint64_t>(b->large_allocations, 1);
+  mirror_lent(b);
+  settle(b);
 }
 
 CounterSnapshot sum_counters() noexcept {
@@ -173,8 +228,8 @@ CounterSnapshot sum_counters() noexcept {
   add(g_shared);
   // Relaxed reads of different threads' blocks are not one snapshot: clamp the difference.
   s.live_bytes = s.bytes_allocated > s.bytes_freed ? s.bytes_allocated - s.bytes_freed : 0;
-  s.peak_live_bytes = std::max<std::uint64_t>(static_cast<std::uint64_t>(std::max<std::int64_t>(peak, 0)),
-                                              s.live_bytes);
+  s.peak_live_bytes = std::max<std::uint64_t>(
+      static_cast<std::uint64_t>(std::max<std::int64_t>(peak, 0)), s.live_bytes);
   s.threads = used;
   return s;
 }
@@ -196,19 +251,20 @@ void counters_after_fork_child() noexcept {
   for (std::size_t i = 0; i < used; ++i) {
     Block* b = &g_blocks[i];
     if (b == t_block || b->claimed.load(kRelaxed) == 0) continue;
-    publish_unpublished(b);
+    publish_rest(b);
+    b->lent = false;
     b->claimed.store(0, kRelaxed);
   }
 }
 
 void counters_reset_for_testing() noexcept {
-  for (auto& b : g_blocks) {
-    b.allocations = 0; b.frees = 0; b.bytes_requested = 0; b.bytes_allocated = 0;
-    b.bytes_freed = 0; b.large_allocations = 0; b.peak = 0; b.unpublished = 0; b.claimed = 0;
-  }
-  g_shared.allocations = 0; g_shared.frees = 0; g_shared.bytes_requested = 0;
-  g_shared.bytes_allocated = 0; g_shared.bytes_freed = 0; g_shared.large_allocations = 0;
-  g_shared.peak = 0;
+  auto zero = [](Block& b) {
+    b.allocations = 0; b.frees = 0; b.bytes_requested = 0; b.large_allocations = 0;
+    b.bytes_allocated = 0; b.bytes_freed = 0; b.peak = 0; b.published = 0; b.claimed = 0;
+    b.lent = false;
+  };
+  for (auto& b : g_blocks) zero(b);
+  zero(g_shared);
   g_used = 0;
   g_published = 0;
   t_block = nullptr;

@@ -5,11 +5,16 @@
 // static table and are never freed: a thread that exits hands its block to the next new
 // thread, which keeps adding to it, so totals never lose a thread's history.
 //
-// Live bytes are exact: sum of (allocated - freed) over all blocks. The global peak needs an
-// order across threads; instead of a contended atomic on every call, each thread folds its
-// net change into one shared total every kPeakSlack bytes and checks "shared total + own
-// unpublished change" against its own high-water mark. The peak is therefore exact for a
-// single allocating thread and, with T threads, at most (T-1) * kPeakSlack below the truth.
+// Byte totals come from one of two places. A backend that already keeps exact per-thread
+// totals of usable bytes (jemalloc does, for its own thread events) lends them: the block then
+// mirrors them after each call and nobody has to look up a block's usable size (for jemalloc
+// that lookup cost more than the allocation). Otherwise the pool passes usable sizes in.
+//
+// Live bytes are exact. The global peak needs an order across threads; instead of a contended
+// atomic on every call, each thread folds its net change into one shared total every
+// kPeakSlack bytes and checks "shared total + own unpublished change" against its own
+// high-water mark. The peak is therefore exact for a single allocating thread and, with T
+// threads, at most (T-1) * kPeakSlack below the truth.
 #pragma once
 
 #include <atomic>
@@ -21,7 +26,7 @@ namespace heaplens::pool {
 inline constexpr std::int64_t kPeakSlack = 64 << 10;
 
 struct CounterSnapshot {
-  std::uint64_t allocations = 0;        // successful allocation calls (realloc that moves or grows counts as one)
+  std::uint64_t allocations = 0;        // successful allocation calls (a realloc is one, and one free)
   std::uint64_t frees = 0;              // blocks released
   std::uint64_t bytes_requested = 0;    // sum of sizes the program asked for
   std::uint64_t bytes_allocated = 0;    // sum of usable sizes handed out
@@ -32,13 +37,32 @@ struct CounterSnapshot {
   std::uint64_t threads = 0;            // counter blocks ever claimed (concurrent-thread high-water)
 };
 
-// Records an allocation of `usable` bytes for a request of `requested` bytes.
+// The calling thread's running totals of usable bytes allocated and freed, owned by the
+// backend and valid until the thread exits.
+struct LentTotals {
+  const std::uint64_t* allocated = nullptr;
+  const std::uint64_t* freed = nullptr;
+};
+using LendFn = bool (*)(LentTotals* out);
+
+// Before any thread claims a block: where threads get lent totals from (nullptr: nowhere).
+void counters_set_lender(LendFn lend) noexcept;
+
+// Claims the calling thread's block if it has none, and says whether its byte totals are
+// lent. Call it BEFORE the backend call being counted (the claim must precede the bytes), then
+// the matching count_*: the *_lent forms after the backend call, passing no sizes; the others
+// with usable sizes the backend reported.
+bool bytes_lent() noexcept;
+
 void count_alloc(std::size_t requested, std::size_t usable, bool large) noexcept;
-// Records the release of a block of `usable` bytes.
 void count_free(std::size_t usable) noexcept;
-// Records a resize in place or by move: one release of `old_usable`, one allocation.
+// A resize counts one free of old_usable and one allocation of usable.
 void count_realloc(std::size_t old_usable, std::size_t requested, std::size_t usable,
                    bool large) noexcept;
+
+void count_alloc_lent(std::size_t requested, bool large) noexcept;
+void count_free_lent() noexcept;
+void count_realloc_lent(std::size_t requested, bool large) noexcept;
 
 CounterSnapshot sum_counters() noexcept;
 

@@ -22,10 +22,15 @@ namespace heaplens::pool {
 // its own arena (it then shares the small path's arenas; everything still works).
 bool init(const Settings& settings) noexcept;
 const Settings& settings() noexcept;
+// Second stage of start-up, from the interposer's constructor: faster paths that need a
+// started libc (see jemalloc_backend::enable_fast_paths).
+void enable_fast_paths() noexcept;
 // The threshold may change at any time (only the routing of later requests changes).
 void set_large_threshold(std::size_t bytes) noexcept;
 
 void* alloc(std::size_t size, std::size_t align, bool zero) noexcept;
+// alloc(size, 0, false), faster: malloc and operator new.
+void* alloc_plain(std::size_t size) noexcept;
 // Resizes p (non-null) to size (> 0). On failure returns nullptr and p is untouched.
 void* resize(void* p, std::size_t size) noexcept;
 void release(void* p) noexcept;

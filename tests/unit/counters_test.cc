@@ -93,3 +93,54 @@ TEST_CASE("exited threads' blocks are reused, so blocks stay bounded") {
   CHECK(s.allocations == 200);
   CHECK(s.threads <= 2);  // this thread's block was never claimed; one reused block suffices
 }
+
+namespace {
+// A fake backend's per-thread totals of usable bytes.
+thread_local std::uint64_t t_fake_allocated = 1000;  // nonzero: blocks start mid-stream
+thread_local std::uint64_t t_fake_freed = 500;
+bool fake_lend(pool::LentTotals* out) {
+  out->allocated = &t_fake_allocated;
+  out->freed = &t_fake_freed;
+  return true;
+}
+}  // namespace
+
+TEST_CASE("lent totals: bytes come from the backend, counts from the calls") {
+  pool::counters_init();
+  pool::counters_reset_for_testing();
+  pool::counters_set_lender(fake_lend);
+  std::thread([] {
+    REQUIRE(pool::bytes_lent());  // claims the block; earlier totals are not ours
+    t_fake_allocated += 64;
+    pool::count_alloc_lent(50, false);
+    t_fake_allocated += 1 << 20;
+    pool::count_alloc_lent(1000000, true);
+    t_fake_freed += 64;
+    pool::count_free_lent();
+    t_fake_allocated += 128;
+    t_fake_freed += 1 << 20;
+    pool::count_realloc_lent(100, false);
+  }).join();
+  auto s = pool::sum_counters();
+  CHECK(s.allocations == 3);
+  CHECK(s.frees == 2);
+  CHECK(s.bytes_requested == 50 + 1000000 + 100);
+  CHECK(s.large_allocations == 1);
+  CHECK(s.bytes_allocated == 64 + (1 << 20) + 128);
+  CHECK(s.bytes_freed == 64 + (1 << 20));
+  CHECK(s.live_bytes == 128);
+  CHECK(s.peak_live_bytes == 64 + (1 << 20));
+
+  // The next thread reuses the block; its own totals start elsewhere, the sums go on.
+  std::thread([] {
+    REQUIRE(pool::bytes_lent());
+    t_fake_allocated += 32;
+    pool::count_alloc_lent(20, false);
+  }).join();
+  s = pool::sum_counters();
+  CHECK(s.threads == 1);
+  CHECK(s.allocations == 4);
+  CHECK(s.bytes_allocated == 64 + (1 << 20) + 128 + 32);
+  CHECK(s.live_bytes == 160);
+  pool::counters_set_lender(nullptr);
+}
