@@ -150,7 +150,8 @@ def microbench_tables(path):
         unit = b.get("time_unit", "ns")
         ns *= {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[unit]
         results.setdefault(int(arg), {})[fn] = ns
-    cols = [("BM_pool_alloc_release", "pool::alloc+release"),
+    cols = [("BM_pool_alloc_plain_release", "pool::alloc_plain+release"),
+            ("BM_pool_alloc_release", "pool::alloc+release"),
             ("BM_mallocx_sdallocx", "mallocx+sdallocx"),
             ("BM_malloc_free", "malloc+free (jemalloc)"),
             ("BM_glibc_malloc_free", "malloc+free (glibc)")]
@@ -158,10 +159,10 @@ def microbench_tables(path):
     for size in sorted(results):
         r = results[size]
         row = [str(size)] + [f"{r[c]:.1f}" if c in r else "-" for c, _ in cols]
-        pool_ns, mx = r.get(cols[0][0]), r.get(cols[1][0])
-        row.append(fmt_ratio(pool_ns / mx) if pool_ns and mx else "-")
+        plain, je = r.get("BM_pool_alloc_plain_release"), r.get("BM_malloc_free")
+        row.append(fmt_ratio(plain / je) if plain and je else "-")
         rows.append(row)
-    return table(["size (B)"] + [h + " ns" for _, h in cols] + ["pool/mallocx"], rows,
+    return table(["size (B)"] + [h + " ns" for _, h in cols] + ["alloc_plain / jemalloc malloc"], rows,
                  "l" + "r" * (len(cols) + 1)), data.get("context", {})
 
 

@@ -1,6 +1,8 @@
 // Google Benchmark: the cost of one allocation + release pair through the pool, next to the
-// same pair through jemalloc's own API and through malloc/free. Single-threaded; pool::init
-// is called once, before any benchmark runs.
+// same pair through jemalloc's own API and through malloc/free. Single-threaded; the pool is
+// started once, before any benchmark runs, as the interposer starts it (pool::init, then
+// pool::enable_fast_paths from its constructor). pool::alloc is the general path (calloc,
+// aligned, ...); pool::alloc_plain is the path of malloc and operator new.
 //
 // This binary links heaplens_pool and therefore Debian's libjemalloc.so.2, which exports
 // malloc/free itself: BM_malloc_free measures jemalloc's malloc/free. BM_glibc_malloc_free
@@ -25,6 +27,15 @@ void BM_pool_alloc_release(benchmark::State& state) {
   const auto size = static_cast<std::size_t>(state.range(0));
   for (auto _ : state) {
     void* p = pool::alloc(size, 0, false);
+    benchmark::DoNotOptimize(p);
+    pool::release(p);
+  }
+}
+
+void BM_pool_alloc_plain_release(benchmark::State& state) {
+  const auto size = static_cast<std::size_t>(state.range(0));
+  for (auto _ : state) {
+    void* p = pool::alloc_plain(size);
     benchmark::DoNotOptimize(p);
     pool::release(p);
   }
@@ -64,6 +75,7 @@ void sizes(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(BM_pool_alloc_release)->Apply(sizes);
+BENCHMARK(BM_pool_alloc_plain_release)->Apply(sizes);
 BENCHMARK(BM_mallocx_sdallocx)->Apply(sizes);
 BENCHMARK(BM_malloc_free)->Apply(sizes);
 BENCHMARK(BM_glibc_malloc_free)->Apply(sizes);
@@ -72,6 +84,7 @@ BENCHMARK(BM_glibc_malloc_free)->Apply(sizes);
 
 int main(int argc, char** argv) {
   pool::init(pool::Settings{});
+  pool::enable_fast_paths();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
