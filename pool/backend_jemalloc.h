@@ -19,6 +19,8 @@ bool init() noexcept;
 void enable_fast_paths() noexcept;
 
 void* alloc(std::size_t size, std::size_t align, bool zero, bool large) noexcept;
+// alloc(size, 0, false, false): the small path of malloc.
+void* alloc_small(std::size_t size) noexcept;
 void* resize(void* p, std::size_t size, bool large) noexcept;
 // `usable` is what usable() returned for p: it lets jemalloc skip its own size lookup.
 void release(void* p, std::size_t usable) noexcept;

@@ -114,21 +114,23 @@ void raise_peak(std::atomic<std::int64_t>& peak, std::int64_t seen) noexcept {
 }
 
 // After the owner changed its byte totals: publish if far enough from the shared total,
-// and raise the owner's peak (see header).
-__attribute__((always_inline)) inline void settle(Block* b) noexcept {
+// and, when the change may have grown the heap, raise the owner's peak (see header).
+__attribute__((always_inline)) inline void settle(Block* b, bool may_grow) noexcept {
   std::int64_t net = net_of(b);
   std::int64_t pending = net - b->published.load(kRelaxed);
   std::int64_t seen;
   if (pending >= kPeakSlack || pending <= -kPeakSlack) {
     seen = g_published.fetch_add(pending, kRelaxed) + pending;
     b->published.store(net, kRelaxed);
-  } else {
+  } else if (may_grow) {
     seen = g_published.load(kRelaxed) + pending;
+  } else {
+    return;
   }
   if (seen > b->peak.load(kRelaxed)) b->peak.store(seen, kRelaxed);
 }
 
-inline void mirror_lent(Block* b) noexcept {
+__attribute__((always_inline)) inline void mirror_lent(Block* b) noexcept {
   b->bytes_allocated.store(*b->lent_allocated - b->base_allocated, kRelaxed);
   b->bytes_freed.store(*b->lent_freed - b->base_freed, kRelaxed);
 }
@@ -154,61 +156,51 @@ bool bytes_lent() noexcept {
   return b != kUseShared && b->lent;
 }
 
-void count_alloc(std::size_t requested, std::size_t usable, bool large) noexcept {
-  Block* b = my_block();
-  if (b == kUseShared) return shared_change(1, 0, requested, usable, 0, large);
-  bump<std::uint64_t>(b->allocations, 1);
-  bump<std::uint64_t>(b->bytes_requested, requested);
+namespace {
+
+__attribute__((always_inline)) inline void bump_calls(Block* b, std::uint64_t allocs, std::uint64_t frees, std::size_t requested,
+                       bool large) noexcept {
+  if (allocs) bump<std::uint64_t>(b->allocations, allocs);
+  if (frees) bump<std::uint64_t>(b->frees, frees);
+  if (requested) bump<std::uint64_t>(b->bytes_requested, requested);
   if (large) bump<std::uint64_t>(b->large_allocations, 1);
-  bump<std::uint64_t>(b->bytes_allocated, usable);
-  settle(b);
 }
 
-void count_free(std::size_t usable) noexcept {
+// Explicit sizes: the pool says how many usable bytes moved.
+__attribute__((always_inline)) inline void change(std::uint64_t allocs, std::uint64_t frees, std::size_t requested,
+                   std::size_t allocated, std::size_t freed, bool large) noexcept {
   Block* b = my_block();
-  if (b == kUseShared) return shared_change(0, 1, 0, 0, usable, false);
-  bump<std::uint64_t>(b->frees, 1);
-  bump<std::uint64_t>(b->bytes_freed, usable);
-  settle(b);
+  if (b == kUseShared) return shared_change(allocs, frees, requested, allocated, freed, large);
+  bump_calls(b, allocs, frees, requested, large);
+  if (allocated) bump<std::uint64_t>(b->bytes_allocated, allocated);
+  if (freed) bump<std::uint64_t>(b->bytes_freed, freed);
+  settle(b, allocs != 0);
 }
 
+// Lent totals: the backend's own per-thread totals say how many bytes moved.
+__attribute__((always_inline)) inline void change_lent(std::uint64_t allocs, std::uint64_t frees, std::size_t requested,
+                        bool large) noexcept {
+  Block* b = t_block;  // bytes_lent() returned true: a private block with lent totals
+  bump_calls(b, allocs, frees, requested, large);
+  mirror_lent(b);
+  settle(b, allocs != 0);
+}
+
+}  // namespace
+
+void count_alloc(std::size_t requested, std::size_t usable, bool large) noexcept {
+  change(1, 0, requested, usable, 0, large);
+}
+void count_free(std::size_t usable) noexcept { change(0, 1, 0, 0, usable, false); }
 void count_realloc(std::size_t old_usable, std::size_t requested, std::size_t usable,
                    bool large) noexcept {
-  Block* b = my_block();
-  if (b == kUseShared) return shared_change(1, 1, requested, usable, old_usable, large);
-  bump<std::uint64_t>(b->allocations, 1);
-  bump<std::uint64_t>(b->frees, 1);
-  bump<std::uint64_t>(b->bytes_requested, requested);
-  if (large) bump<std::uint64_t>(b->large_allocations, 1);
-  bump<std::uint64_t>(b->bytes_allocated, usable);
-  bump<std::uint64_t>(b->bytes_freed, old_usable);
-  settle(b);
+  change(1, 1, requested, usable, old_usable, large);
 }
 
-void count_alloc_lent(std::size_t requested, bool large) noexcept {
-  Block* b = t_block;  // bytes_lent() returned true: a private block with lent totals
-  bump<std::uint64_t>(b->allocations, 1);
-  bump<std::uint64_t>(b->bytes_requested, requested);
-  if (large) bump<std::uint64_t>(b->large_allocations, 1);
-  mirror_lent(b);
-  settle(b);
-}
-
-void count_free_lent() noexcept {
-  Block* b = t_block;
-  bump<std::uint64_t>(b->frees, 1);
-  mirror_lent(b);
-  settle(b);
-}
-
+void count_alloc_lent(std::size_t requested, bool large) noexcept { change_lent(1, 0, requested, large); }
+void count_free_lent() noexcept { change_lent(0, 1, 0, false); }
 void count_realloc_lent(std::size_t requested, bool large) noexcept {
-  Block* b = t_block;
-  bump<std::uint64_t>(b->allocations, 1);
-  bump<std::uint64_t>(b->frees, 1);
-  bump<std::uint64_t>(b->bytes_requested, requested);
-  if (large) bump<std::uint64_t>(b->large_allocations, 1);
-  mirror_lent(b);
-  settle(b);
+  change_lent(1, 1, requested, large);
 }
 
 CounterSnapshot sum_counters() noexcept {

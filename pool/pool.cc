@@ -51,7 +51,7 @@ void* alloc_plain(std::size_t size) noexcept {
   bool large = is_large(size);
   std::size_t real = size + (size == 0);
   if (__builtin_expect(use_jemalloc() && !large && bytes_lent(), 1)) {
-    void* p = jemalloc_backend::alloc(real, 0, false, false);
+    void* p = jemalloc_backend::alloc_small(real);
     if (__builtin_expect(p != nullptr, 1)) count_alloc_lent(size, false);
     return p;
   }
