@@ -1,12 +1,14 @@
 // The C allocation API: argument rules and errno exactly as glibc documents them, memory from
 // the pool. See docs/ownership.md for which allocator owns a pointer handed to free().
 #include <errno.h>
+#include <gnu/libc-version.h>
 #include <malloc.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 
 #include "../pool/pool.h"
 #include "export.h"
@@ -22,6 +24,14 @@ namespace {
 constexpr std::size_t kMaxSize = PTRDIFF_MAX;
 
 inline bool is_pow2(std::size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+
+bool glibc_at_least(int major, int minor) {
+  const char* v = gnu_get_libc_version();  // "2.36": static storage, no allocation
+  int ma = 0;
+  int mi = 0;
+  if (std::sscanf(v, "%d.%d", &ma, &mi) != 2) return true;
+  return ma > major || (ma == major && mi >= minor);
+}
 
 std::size_t page_size() {
   static std::size_t size = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
@@ -120,13 +130,15 @@ HEAPLENS_EXPORT int posix_memalign(void** out, size_t align, size_t size) {
   return 0;
 }
 
-// C11/C23 and glibc >= 2.38: the alignment must be a power of two.
+// As the host glibc does it: since 2.38 an alignment that is not a power of two fails with
+// EINVAL (C11/C23); before, aligned_alloc was memalign. Alignment 0 is malloc in both.
 HEAPLENS_EXPORT void* aligned_alloc(size_t align, size_t size) {
-  if (!is_pow2(align)) {
+  static const bool strict = glibc_at_least(2, 38);
+  if (align != 0 && !is_pow2(align) && strict) {
     errno = EINVAL;
     return nullptr;
   }
-  return allocate(size, align, false);
+  return memalign_impl(align, size);
 }
 
 HEAPLENS_EXPORT void* memalign(size_t align, size_t size) { return memalign_impl(align, size); }

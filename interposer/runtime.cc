@@ -48,10 +48,8 @@ void start_pool() noexcept {
   ConfigProblems problems;
   Config config = parse_config(env_get, environ, &problems);
   g_summary = config.summary;
-  bool arena_ok = pool::init(config.pool);
+  pool::init(config.pool, [](const char* line) { log_line("{}", line); });
   for (int i = 0; i < problems.count; ++i) log_line("{}", problems.lines[i]);
-  if (!arena_ok)
-    log_line("jemalloc refused a dedicated arena for large blocks; they share the default arenas");
 }
 
 void reread_late_settings() noexcept {

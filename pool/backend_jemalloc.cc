@@ -40,7 +40,32 @@ inline std::size_t size_class(std::size_t size) noexcept {
 // MALLOCX flags of the large path: a dedicated arena, no thread cache. The arena keeps large
 // blocks out of the small arenas' extents (less fragmentation there) and gives the tracker
 // one place to serve always-recorded blocks from.
+// The arena is created on the first large request, not at start-up: creating one costs about
+// as much as the rest of a short-lived process's start (measured: 260k instructions), and
+// most processes never make a large request.
 std::atomic<int> g_large_flags{MALLOCX_TCACHE_NONE};
+std::atomic<int> g_arena_state{0};  // 0: none yet, 1: being created, 2: settled
+std::atomic<void (*)(const char*)> g_report{nullptr};
+
+void create_large_arena() noexcept {
+  int expected = 0;
+  // Losers of the race (and the creator's own nested calls) use the automatic arenas
+  // meanwhile: any arena can serve any block.
+  if (!g_arena_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
+  unsigned arena = 0;
+  std::size_t len = sizeof(arena);
+  if (mallctl("arenas.create", &arena, &len, nullptr, 0) == 0) {
+    g_large_flags.store(MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE, std::memory_order_release);
+  } else if (auto report = g_report.load(std::memory_order_acquire)) {
+    report("jemalloc refused a dedicated arena for large blocks; they share the default arenas");
+  }
+  g_arena_state.store(2, std::memory_order_release);
+}
+
+inline int large_flags() noexcept {
+  if (__builtin_expect(g_arena_state.load(std::memory_order_acquire) != 2, 0)) create_large_arena();
+  return g_large_flags.load(std::memory_order_relaxed);
+}
 
 // Base address of the object that defines nallocx: libjemalloc.so.2.
 void* nallocx_base() noexcept {
@@ -66,19 +91,15 @@ void refresh_stats() noexcept {
 
 }  // namespace
 
-bool init() noexcept {
-  unsigned arena = 0;
-  std::size_t len = sizeof(arena);
-  if (mallctl("arenas.create", &arena, &len, nullptr, 0) != 0) return false;
-  g_large_flags.store(MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE, std::memory_order_release);
-  return true;
+void set_problem_reporter(void (*report)(const char* line)) noexcept {
+  g_report.store(report, std::memory_order_release);
 }
 
 void enable_fast_paths() noexcept {
-  // Every size up to 1 KiB, then around each class boundary up to 1 TiB: ~1,500 calls.
+  // Every size up to 128 bytes, then around each class boundary up to 1 TiB: ~530 calls.
   bool same = true;
-  for (std::size_t size = 1; size <= 1024 && same; ++size) same = size_class(size) == nallocx(size, 0);
-  for (std::size_t lg = 10; lg < 40 && same; ++lg) {
+  for (std::size_t size = 1; size <= 128 && same; ++size) same = size_class(size) == nallocx(size, 0);
+  for (std::size_t lg = 7; lg < 40 && same; ++lg) {
     for (std::size_t step = 0; step < 4 && same; ++step) {
       std::size_t bound = (std::size_t{1} << lg) + step * (std::size_t{1} << (lg - 2));
       for (std::size_t size : {bound - 1, bound, bound + 1}) same = same && size_class(size) == nallocx(size, 0);
@@ -119,7 +140,7 @@ void* alloc(std::size_t size, std::size_t align, bool zero, bool large) noexcept
     if (CallocFn c = g_je_calloc.load(std::memory_order_relaxed)) return c(1, size);
   }
   int flags = align_flags(align) | (zero ? MALLOCX_ZERO : 0);
-  if (large) flags |= g_large_flags.load(std::memory_order_relaxed);
+  if (large) flags |= large_flags();
   return mallocx(size, flags);
 }
 
@@ -129,7 +150,7 @@ void* resize(void* p, std::size_t size, bool large) noexcept {
   if (!large) {
     if (ReallocFn r = g_je_realloc.load(std::memory_order_relaxed)) return r(p, size);
   }
-  return rallocx(p, size, large ? g_large_flags.load(std::memory_order_relaxed) : 0);
+  return rallocx(p, size, large ? large_flags() : 0);
 }
 
 void release(void* p) noexcept {

@@ -10,9 +10,9 @@
 
 namespace heaplens::pool::jemalloc_backend {
 
-// Creates the dedicated arena of the large path. Returns false (large requests then use
-// jemalloc's automatic arenas) if jemalloc refuses.
-bool init() noexcept;
+// Where to say, in one line, that the large path could not get its own arena (it then uses
+// jemalloc's automatic arenas; nothing else changes).
+void set_problem_reporter(void (*report)(const char* line)) noexcept;
 // Switches plain-size requests to jemalloc's own malloc/calloc fast paths and usable sizes
 // to an inline size-class computation, each only after checking it. Call once libc is fully
 // started (it uses dlopen), never from inside an allocation.

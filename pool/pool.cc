@@ -24,14 +24,14 @@ const char* backend_name(Backend b) {
   return b == Backend::system ? "system" : "jemalloc";
 }
 
-bool init(const Settings& settings) noexcept {
-  if (g_started) return true;
+void init(const Settings& settings, void (*report)(const char* line)) noexcept {
+  if (g_started) return;
   g_settings = settings;
   set_large_threshold(settings.large_threshold);
   g_started = true;
   if (use_jemalloc()) counters_set_lender(jemalloc_backend::lend_thread_totals);
+  if (use_jemalloc()) jemalloc_backend::set_problem_reporter(report);
   counters_init();
-  return use_jemalloc() ? jemalloc_backend::init() : true;
 }
 
 const Settings& settings() noexcept { return g_settings; }

@@ -18,9 +18,10 @@
 
 namespace heaplens::pool {
 
-// Starts the pool; later calls are ignored. Returns false if the large path could not get
-// its own arena (it then shares the small path's arenas; everything still works).
-bool init(const Settings& settings) noexcept;
+// Starts the pool; later calls are ignored. `report` (may be nullptr) receives a one-line
+// message when the pool degrades (e.g. the large path cannot get its own arena and shares
+// the small path's; everything still works).
+void init(const Settings& settings, void (*report)(const char* line) = nullptr) noexcept;
 const Settings& settings() noexcept;
 // Second stage of start-up, from the interposer's constructor: faster paths that need a
 // started libc (see jemalloc_backend::enable_fast_paths).

@@ -50,6 +50,8 @@ def parse_args():
                     "separated by \\x1f: name, description, [KEY=VALUE...], argv...")
     ap.add_argument("--config", action="append", default=[], metavar="NAME=PRELOAD",
                     help="a configuration; PRELOAD empty for native (order = column order)")
+    ap.add_argument("--display", action="append", default=[], metavar="NAME=TEXT",
+                    help="what the report shows as a configuration's preload")
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first")
     ap.add_argument("--out", help="Markdown report to write")
@@ -178,6 +180,11 @@ def main():
         workloads = [Workload(line) for line in f if line.strip()]
 
     env0 = base_env()
+    load_start = os.getloadavg()
+    if load_start[0] > (os.cpu_count() or 1):
+        print(f"[bench] warning: load average {load_start[0]:.1f} on {os.cpu_count()} CPUs: "
+              "expect noisy numbers (interleaving keeps the ratios comparable)",
+              file=sys.stderr)
     tmp_root = tempfile.mkdtemp(prefix="heaplens-bench.",
                                 dir="/dev/shm" if os.access("/dev/shm", os.W_OK) else None)
     wall = {(w.name, c): [] for w in workloads for c, _ in configs}
@@ -201,6 +208,7 @@ def main():
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
     elapsed = time.time() - started
+    load_end = os.getloadavg()
 
     med = lambda d, w, c: statistics.median(d[(w.name, c)])
     rows, cpu_rows = [], []
@@ -225,9 +233,12 @@ def main():
                  fmt_ratio(statistics.median(r_hj_paired)), ""])
     cpu_rows.append(["**median across workloads**", "", "", "", "",
                      fmt_ratio(statistics.median(r_hj_cpu))])
+    m_cpu = statistics.median(r_hj_cpu)
+    m_paired = statistics.median(r_hj_paired)
     verdict = ("PASS" if m_hj <= TARGET else "FAIL") + (
         f": libheaplens.so costs {(m_hj - 1) * 100:+.1f} % over plain libjemalloc.so.2 "
-        f"(median heaplens/jemalloc wall-time ratio {m_hj:.3f}; target <= {TARGET:.2f}).")
+        f"(median across workloads of the heaplens/jemalloc wall-time ratio: {m_hj:.3f}; "
+        f"target <= {TARGET:.2f}; paired {m_paired:.3f}, CPU time {m_cpu:.3f}).")
 
     wall_table = table(["workload", "native s", "jemalloc s", "heaplens s", "jemalloc/native",
                         "heaplens/native", "heaplens/jemalloc", "paired h/j", "heaplens spread"],
@@ -254,6 +265,7 @@ def main():
         return
     model, ncpu, kernel, glibc = machine_info()
     preloads = dict(configs)
+    preloads.update(d.split("=", 1) for d in args.display)
     heaplens_env = sorted(f"{k}={v}" for k, v in env0.items() if k.startswith("HEAPLENS_"))
     lines = [
         "# Benchmarks",
@@ -271,9 +283,14 @@ def main():
         "",
         f"Target: heaplens/jemalloc at most {TARGET:.2f} (2 %), median across workloads.",
         "",
-        f"- Date: {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
+        "Run it with `scripts/bench` (7 rounds, about 6-7 minutes on 2 cores), `scripts/bench",
+        "--quick` (3 rounds) or `scripts/bench --rounds N`; `--only churn,stl` picks workloads",
+        "and `--out -` leaves this file alone. The workload sources are in `tests/bench/`.",
+        "",
+        f"- Date (end of run): {datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- Machine: {ncpu} CPUs (`nproc`: {len(os.sched_getaffinity(0))}), {model}; "
         f"Linux {kernel}; glibc {glibc}",
+        f"- Load average (1 min) at start / end: {load_start[0]:.2f} / {load_end[0]:.2f}",
         f"- Command: `{args.command}`",
         f"- Rounds: {args.rounds} measured (+{args.warmup} warm-up) per workload and "
         f"configuration; whole run {elapsed / 60:.1f} min",
@@ -282,10 +299,14 @@ def main():
         + (f" with {' '.join(heaplens_env)}" if heaplens_env else " (default settings)"),
     ]
     lines += [f"- {n}" for n in args.note]
-    lines += ["", "## Workloads", ""]
+    lines += ["", "## Workloads", "",
+              "Each run starts in a new empty directory; `$INPUTS` is the directory where",
+              "`scripts/bench` generated the inputs (e.g. the SQL script).", ""]
+    inputs_dir = os.path.dirname(os.path.abspath(args.workloads))
     for w in workloads:
         envs = " ".join(f"{k}={v}" for k, v in w.env.items())
-        cmd = " ".join(w.argv)
+        # Shown relative to the repository, with the run's input directory as $INPUTS.
+        cmd = " ".join(w.argv).replace(inputs_dir + "/", "$INPUTS/").replace(os.getcwd() + "/", "")
         lines.append(f"- **{w.name}**: {w.desc} (`{(envs + ' ' if envs else '') + cmd}`)")
     lines += ["", "## Wall time", "",
               "Median seconds per run. *paired h/j* is the median over rounds of the ratio of",

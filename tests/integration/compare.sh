@@ -21,10 +21,12 @@ done
 [[ $# -ge 1 ]] || die "usage: compare.sh [--require PROG]... CMD [ARGS...]"
 
 lib=${LIBHEAPLENS:-${HEAPLENS_LIB:-}}
+# Not passed on: heaplens warns about HEAPLENS_* variables it does not know.
+unset HEAPLENS_LIB
 [[ $lib == /* ]] || die "LIBHEAPLENS must be the absolute path of libheaplens.so (it is '$lib')"
 [[ -f $lib ]] || die "$lib does not exist (build first)"
 
-cmd=$(command -v "$1") || die "'$1' not found"
+cmd=$(type -P "$1") || die "'$1' is not an executable file or in PATH"
 [[ $cmd == /* ]] || cmd=$PWD/$cmd  # we run it from another directory
 shift
 
@@ -79,5 +81,5 @@ if ((failed)); then
   done
   exit 1
 fi
-echo "compare.sh: ok: $cmd ${args[*]}: exit $plain_rc, $(wc -l <"$tmp/plain.out") identical stdout lines" \
+echo "compare.sh: ok: $cmd${args[*]+ ${args[*]}}: exit $plain_rc, $(wc -l <"$tmp/plain.out") identical stdout lines" \
   "(HEAPLENS_ALLOCATOR=${HEAPLENS_ALLOCATOR-unset})"

@@ -4,8 +4,9 @@
 # (three distinct pids, which the fixture names on stderr) each printed exactly one
 # "heaplens: summary pid=..." line with the requested backend, and no other heaplens line.
 set -euo pipefail
-fixture=$1
+fixture=$(realpath "$1")
 lib=${LIBHEAPLENS:-${HEAPLENS_LIB:-}}
+unset HEAPLENS_LIB  # heaplens warns about HEAPLENS_* variables it does not know
 [[ $lib == /* && -f $lib ]] || { echo "LIBHEAPLENS must be the absolute path of libheaplens.so" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -17,7 +18,8 @@ show() { echo "---- stdout"; cat "$tmp/out"; echo "---- stderr"; cat "$tmp/err";
 
 pids=$(grep -oE '^fork_exec: pids parent=[0-9]+ fork_child=[0-9]+ exec_child=[0-9]+$' "$tmp/err") ||
   { echo "FAIL: fork_exec did not name its pids" >&2; show; exit 1; }
-read -r parent fork_child exec_child < <(grep -oE '[0-9]+' <<<"$pids" | tr '\n' ' ')
+pid_of() { sed -E "s/.* $1=([0-9]+).*/\1/" <<<"$pids"; }
+parent=$(pid_of parent) fork_child=$(pid_of fork_child) exec_child=$(pid_of exec_child)
 echo "parent=$parent fork_child=$fork_child exec_child=$exec_child"
 if [[ $parent == "$fork_child" || $parent == "$exec_child" || $fork_child == "$exec_child" ]]; then
   echo "FAIL: pids are not distinct" >&2
