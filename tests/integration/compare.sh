@@ -20,9 +20,7 @@ while [[ ${1-} == --require ]]; do
 done
 [[ $# -ge 1 ]] || die "usage: compare.sh [--require PROG]... CMD [ARGS...]"
 
-lib=${LIBHEAPLENS:-${HEAPLENS_LIB:-}}
-# Not passed on: heaplens warns about HEAPLENS_* variables it does not know.
-unset HEAPLENS_LIB
+lib=${LIBHEAPLENS:-}
 [[ $lib == /* ]] || die "LIBHEAPLENS must be the absolute path of libheaplens.so (it is '$lib')"
 [[ -f $lib ]] || die "$lib does not exist (build first)"
 

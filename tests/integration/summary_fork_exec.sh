@@ -5,8 +5,7 @@
 # "heaplens: summary pid=..." line with the requested backend, and no other heaplens line.
 set -euo pipefail
 fixture=$(realpath "$1")
-lib=${LIBHEAPLENS:-${HEAPLENS_LIB:-}}
-unset HEAPLENS_LIB  # heaplens warns about HEAPLENS_* variables it does not know
+lib=${LIBHEAPLENS:-}
 [[ $lib == /* && -f $lib ]] || { echo "LIBHEAPLENS must be the absolute path of libheaplens.so" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
