@@ -81,6 +81,8 @@ void start_slow(const HookGuard& guard) noexcept {
 
 namespace {
 
+void before_fork() { pool::before_fork(); }
+void after_fork_parent() { pool::after_fork_parent(); }
 void after_fork_child() { pool::after_fork_child(); }
 
 // Runs once libc is fully started. The exit handler registered here runs after the
@@ -91,7 +93,7 @@ __attribute__((constructor)) void on_load() {
   ensure_started(guard);
   if (g_started_without_env) reread_late_settings();
   pool::enable_fast_paths();
-  pthread_atfork(nullptr, nullptr, after_fork_child);
+  pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   if (g_summary) std::atexit(print_summary);
 }
 

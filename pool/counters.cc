@@ -1,110 +1,87 @@
 #include "counters.h"
 
 #include <pthread.h>
+#include <sched.h>
 
 #include <algorithm>
 
 namespace heaplens::pool {
 namespace {
 
-constexpr std::size_t kBlocks = 1024;  // concurrently live threads with a private block
 constexpr auto kRelaxed = std::memory_order_relaxed;
 
-struct alignas(64) Block {
-  // Written by the owner only; read by anyone summing.
+enum State : std::uint8_t {
+  kUnregistered = 0,  // first call of this thread still to come
+  kLent = 1,          // registered; byte totals lent by the backend
+  kExplicit = 2,      // registered; byte totals passed in by the pool
+  kGone = 3,          // past its exit destructor (or registering): counts go to g_shared
+};
+
+// One thread's counters, in its static TLS: the hot path addresses them %fs-relative, with no
+// pointer to chase. Fields are written by the owner only (relaxed load + store: plain adds);
+// other threads read them only under g_registry_lock, which the owner takes before its TLS
+// goes away.
+struct alignas(64) ThreadCounters {
+  std::atomic<std::uint64_t> allocations;
+  std::atomic<std::uint64_t> frees;
+  std::atomic<std::uint64_t> bytes_requested;
+  std::atomic<std::uint64_t> large_allocations;
+  std::atomic<std::uint64_t> bytes_allocated;  // kExplicit only
+  std::atomic<std::uint64_t> bytes_freed;      // kExplicit only
+  std::atomic<std::int64_t> published;  // part of this thread's net already in g_published
+  std::atomic<std::int64_t> peak;
+  std::uint8_t state;
+  const std::uint64_t* lent_allocated;  // kLent: the backend's totals and their values at
+  const std::uint64_t* lent_freed;      // registration
+  std::uint64_t base_allocated;
+  std::uint64_t base_freed;
+  ThreadCounters* next;  // registry list, under g_registry_lock
+  ThreadCounters* prev;
+};
+
+// constinit thread_local rather than __thread: std::atomic members are constant-initialised
+// but not trivially constructible. Internal linkage and constant initialisation mean no TLS
+// wrapper function: accesses compile to %fs-relative loads and stores.
+constinit thread_local ThreadCounters t_counters __attribute__((tls_model("initial-exec"))) {};
+
+// Totals of threads that exited, plus calls counted with atomics (threads in kGone).
+struct Totals {
   std::atomic<std::uint64_t> allocations{0};
   std::atomic<std::uint64_t> frees{0};
   std::atomic<std::uint64_t> bytes_requested{0};
   std::atomic<std::uint64_t> large_allocations{0};
-  std::atomic<std::uint64_t> bytes_allocated{0};  // cumulative over every owner of the block
+  std::atomic<std::uint64_t> bytes_allocated{0};
   std::atomic<std::uint64_t> bytes_freed{0};
   std::atomic<std::int64_t> peak{0};
-  std::atomic<std::int64_t> published{0};  // part of this block's net already in g_published
-  std::atomic<std::uint32_t> claimed{0};
-  // The owner's lent totals, and their values that correspond to a zero mirror.
-  bool lent = false;
-  const std::uint64_t* lent_allocated = nullptr;
-  const std::uint64_t* lent_freed = nullptr;
-  std::uint64_t base_allocated = 0;
-  std::uint64_t base_freed = 0;
+  std::atomic<std::uint64_t> threads{0};
 };
+Totals g_shared;
 
-Block g_blocks[kBlocks];
-// Threads without a private block (table full, claiming, or past their exit destructor)
-// count here with read-modify-write atomics and explicit sizes: exact, just slower.
-Block g_shared;
-std::atomic<std::size_t> g_used{0};
 std::atomic<std::int64_t> g_published{0};
 std::atomic<LendFn> g_lender{nullptr};
 pthread_key_t g_exit_key;
 std::atomic<bool> g_exit_key_ok{false};
 
-Block* const kUseShared = reinterpret_cast<Block*>(1);  // exited, claiming or table full
-__thread Block* t_block __attribute__((tls_model("initial-exec"))) = nullptr;
+// Guards the registry list and the TLS of the threads on it. Never taken on the hot path:
+// only when a thread starts or exits, when someone sums, and around fork.
+std::atomic<bool> g_registry_lock{false};
+ThreadCounters* g_registry = nullptr;
 
-// Owner-only update: a plain load and store, no locked instruction.
+void lock_registry() noexcept {
+  while (g_registry_lock.exchange(true, std::memory_order_acquire)) sched_yield();
+}
+void unlock_registry() noexcept { g_registry_lock.store(false, std::memory_order_release); }
+
 template <typename T>
 inline void bump(std::atomic<T>& c, T v) noexcept {
   c.store(c.load(kRelaxed) + v, kRelaxed);
 }
 
-inline std::int64_t net_of(const Block* b) noexcept {
-  return static_cast<std::int64_t>(b->bytes_allocated.load(kRelaxed) - b->bytes_freed.load(kRelaxed));
+inline std::uint64_t allocated_of(const ThreadCounters& c) noexcept {
+  return c.state == kLent ? *c.lent_allocated - c.base_allocated : c.bytes_allocated.load(kRelaxed);
 }
-
-void publish_rest(Block* b) noexcept {
-  std::int64_t net = net_of(b);
-  std::int64_t pending = net - b->published.load(kRelaxed);
-  if (pending != 0) g_published.fetch_add(pending, kRelaxed);
-  b->published.store(net, kRelaxed);
-}
-
-void on_thread_exit(void* value) noexcept {
-  auto* b = static_cast<Block*>(value);
-  publish_rest(b);
-  b->lent = false;
-  t_block = kUseShared;
-  b->claimed.store(0, std::memory_order_release);
-}
-
-void attach_lent_totals(Block* b) noexcept {
-  b->lent = false;
-  LendFn lend = g_lender.load(std::memory_order_acquire);
-  LentTotals totals;
-  if (lend == nullptr || !lend(&totals) || totals.allocated == nullptr || totals.freed == nullptr)
-    return;
-  // The mirror continues from the block's cumulative totals.
-  b->lent_allocated = totals.allocated;
-  b->lent_freed = totals.freed;
-  b->base_allocated = *totals.allocated - b->bytes_allocated.load(kRelaxed);
-  b->base_freed = *totals.freed - b->bytes_freed.load(kRelaxed);
-  b->lent = true;
-}
-
-Block* claim_block() noexcept {
-  t_block = kUseShared;  // anything allocating while we claim (pthread_setspecific) counts shared
-  // Lowest free block first, so the table's used part stays as small as the most threads
-  // ever alive at once (sum_counters walks only that part).
-  for (std::size_t i = 0; i < kBlocks; ++i) {
-    std::uint32_t expected = 0;
-    if (g_blocks[i].claimed.load(kRelaxed) == 0 &&
-        g_blocks[i].claimed.compare_exchange_strong(expected, 1, std::memory_order_acquire)) {
-      std::size_t used = g_used.load(kRelaxed);
-      while (used < i + 1 && !g_used.compare_exchange_weak(used, i + 1, kRelaxed)) {
-      }
-      if (g_exit_key_ok.load(std::memory_order_acquire)) pthread_setspecific(g_exit_key, &g_blocks[i]);
-      attach_lent_totals(&g_blocks[i]);
-      t_block = &g_blocks[i];
-      return &g_blocks[i];
-    }
-  }
-  return kUseShared;
-}
-
-inline Block* my_block() noexcept {
-  Block* b = t_block;
-  if (__builtin_expect(b == nullptr, 0)) b = claim_block();
-  return b;
+inline std::uint64_t freed_of(const ThreadCounters& c) noexcept {
+  return c.state == kLent ? *c.lent_freed - c.base_freed : c.bytes_freed.load(kRelaxed);
 }
 
 void raise_peak(std::atomic<std::int64_t>& peak, std::int64_t seen) noexcept {
@@ -113,26 +90,74 @@ void raise_peak(std::atomic<std::int64_t>& peak, std::int64_t seen) noexcept {
   }
 }
 
-// After the owner changed its byte totals: publish if far enough from the shared total,
-// and, when the change may have grown the heap, raise the owner's peak (see header).
-__attribute__((always_inline)) inline void settle(Block* b, bool may_grow) noexcept {
-  std::int64_t net = net_of(b);
-  std::int64_t pending = net - b->published.load(kRelaxed);
+// Moves a registered thread's counts into g_shared and takes it off the list (its TLS is
+// about to go away, or belongs to a thread that does not exist after fork).
+void retire_locked(ThreadCounters& c) noexcept {
+  std::uint64_t allocated = allocated_of(c);
+  std::uint64_t freed = freed_of(c);
+  g_shared.allocations.fetch_add(c.allocations.load(kRelaxed), kRelaxed);
+  g_shared.frees.fetch_add(c.frees.load(kRelaxed), kRelaxed);
+  g_shared.bytes_requested.fetch_add(c.bytes_requested.load(kRelaxed), kRelaxed);
+  g_shared.large_allocations.fetch_add(c.large_allocations.load(kRelaxed), kRelaxed);
+  g_shared.bytes_allocated.fetch_add(allocated, kRelaxed);
+  g_shared.bytes_freed.fetch_add(freed, kRelaxed);
+  raise_peak(g_shared.peak, c.peak.load(kRelaxed));
+  std::int64_t pending = static_cast<std::int64_t>(allocated - freed) - c.published.load(kRelaxed);
+  if (pending != 0) g_published.fetch_add(pending, kRelaxed);
+  if (c.prev) c.prev->next = c.next; else g_registry = c.next;
+  if (c.next) c.next->prev = c.prev;
+  c.next = c.prev = nullptr;
+  c.state = kGone;
+}
+
+void on_thread_exit(void*) noexcept {
+  lock_registry();
+  if (t_counters.state == kLent || t_counters.state == kExplicit) retire_locked(t_counters);
+  unlock_registry();
+}
+
+void register_thread() noexcept {
+  ThreadCounters& c = t_counters;
+  c.state = kGone;  // anything allocating while we register (pthread_setspecific) counts shared
+  LentTotals totals;
+  LendFn lend = g_lender.load(std::memory_order_acquire);
+  bool lent = lend != nullptr && lend(&totals) && totals.allocated && totals.freed;
+  if (g_exit_key_ok.load(std::memory_order_acquire)) pthread_setspecific(g_exit_key, &c);
+  lock_registry();
+  if (lent) {
+    c.lent_allocated = totals.allocated;
+    c.lent_freed = totals.freed;
+    c.base_allocated = *totals.allocated;
+    c.base_freed = *totals.freed;
+  }
+  c.next = g_registry;
+  c.prev = nullptr;
+  if (g_registry) g_registry->prev = &c;
+  g_registry = &c;
+  g_shared.threads.fetch_add(1, kRelaxed);
+  c.state = lent ? kLent : kExplicit;
+  unlock_registry();
+}
+
+__attribute__((always_inline)) inline std::int64_t net_of(const ThreadCounters& c) noexcept {
+  return static_cast<std::int64_t>(allocated_of(c) - freed_of(c));
+}
+
+// After the owner changed its byte totals: publish if far enough from the shared total and,
+// when the change may have grown the heap, raise the owner's peak (see header).
+__attribute__((always_inline)) inline void settle(ThreadCounters& c, bool may_grow) noexcept {
+  std::int64_t net = net_of(c);
+  std::int64_t pending = net - c.published.load(kRelaxed);
   std::int64_t seen;
-  if (pending >= kPeakSlack || pending <= -kPeakSlack) {
+  if (__builtin_expect(pending >= kPeakSlack || pending <= -kPeakSlack, 0)) {
     seen = g_published.fetch_add(pending, kRelaxed) + pending;
-    b->published.store(net, kRelaxed);
+    c.published.store(net, kRelaxed);
   } else if (may_grow) {
     seen = g_published.load(kRelaxed) + pending;
   } else {
     return;
   }
-  if (seen > b->peak.load(kRelaxed)) b->peak.store(seen, kRelaxed);
-}
-
-__attribute__((always_inline)) inline void mirror_lent(Block* b) noexcept {
-  b->bytes_allocated.store(*b->lent_allocated - b->base_allocated, kRelaxed);
-  b->bytes_freed.store(*b->lent_freed - b->base_freed, kRelaxed);
+  if (seen > c.peak.load(kRelaxed)) c.peak.store(seen, kRelaxed);
 }
 
 void shared_change(std::uint64_t allocs, std::uint64_t frees, std::size_t requested,
@@ -147,46 +172,55 @@ void shared_change(std::uint64_t allocs, std::uint64_t frees, std::size_t reques
   raise_peak(g_shared.peak, g_published.fetch_add(delta, kRelaxed) + delta);
 }
 
+__attribute__((always_inline)) inline void bump_calls(ThreadCounters& c, std::uint64_t allocs,
+                                                      std::uint64_t frees, std::size_t requested,
+                                                      bool large) noexcept {
+  if (allocs) bump<std::uint64_t>(c.allocations, allocs);
+  if (frees) bump<std::uint64_t>(c.frees, frees);
+  if (requested) bump<std::uint64_t>(c.bytes_requested, requested);
+  if (large) bump<std::uint64_t>(c.large_allocations, 1);
+}
+
+// Explicit sizes: the pool says how many usable bytes moved.
+__attribute__((always_inline)) inline void change(std::uint64_t allocs, std::uint64_t frees,
+                                                  std::size_t requested, std::size_t allocated,
+                                                  std::size_t freed, bool large) noexcept {
+  ThreadCounters& c = t_counters;
+  if (__builtin_expect(c.state == kUnregistered, 0)) register_thread();
+  if (c.state == kGone) return shared_change(allocs, frees, requested, allocated, freed, large);
+  bump_calls(c, allocs, frees, requested, large);
+  if (c.state == kExplicit) {
+    if (allocated) bump<std::uint64_t>(c.bytes_allocated, allocated);
+    if (freed) bump<std::uint64_t>(c.bytes_freed, freed);
+  }
+  settle(c, allocs != 0);
+}
+
+// Lent totals: the backend's own per-thread totals already say how many bytes moved.
+__attribute__((always_inline)) inline void change_lent(std::uint64_t allocs, std::uint64_t frees,
+                                                       std::size_t requested, bool large) noexcept {
+  ThreadCounters& c = t_counters;  // bytes_lent() returned true: registered, kLent
+  bump_calls(c, allocs, frees, requested, large);
+  settle(c, allocs != 0);
+}
+
 }  // namespace
+
+void counters_before_fork() noexcept {
+  // Register first: a first call from inside another library's fork handler would otherwise
+  // wait for the lock this thread holds until after the fork.
+  if (t_counters.state == kUnregistered) register_thread();
+  lock_registry();
+}
+void counters_after_fork_parent() noexcept { unlock_registry(); }
 
 void counters_set_lender(LendFn lend) noexcept { g_lender.store(lend, std::memory_order_release); }
 
 bool bytes_lent() noexcept {
-  Block* b = my_block();
-  return b != kUseShared && b->lent;
+  ThreadCounters& c = t_counters;
+  if (__builtin_expect(c.state == kUnregistered, 0)) register_thread();
+  return c.state == kLent;
 }
-
-namespace {
-
-__attribute__((always_inline)) inline void bump_calls(Block* b, std::uint64_t allocs, std::uint64_t frees, std::size_t requested,
-                       bool large) noexcept {
-  if (allocs) bump<std::uint64_t>(b->allocations, allocs);
-  if (frees) bump<std::uint64_t>(b->frees, frees);
-  if (requested) bump<std::uint64_t>(b->bytes_requested, requested);
-  if (large) bump<std::uint64_t>(b->large_allocations, 1);
-}
-
-// Explicit sizes: the pool says how many usable bytes moved.
-__attribute__((always_inline)) inline void change(std::uint64_t allocs, std::uint64_t frees, std::size_t requested,
-                   std::size_t allocated, std::size_t freed, bool large) noexcept {
-  Block* b = my_block();
-  if (b == kUseShared) return shared_change(allocs, frees, requested, allocated, freed, large);
-  bump_calls(b, allocs, frees, requested, large);
-  if (allocated) bump<std::uint64_t>(b->bytes_allocated, allocated);
-  if (freed) bump<std::uint64_t>(b->bytes_freed, freed);
-  settle(b, allocs != 0);
-}
-
-// Lent totals: the backend's own per-thread totals say how many bytes moved.
-__attribute__((always_inline)) inline void change_lent(std::uint64_t allocs, std::uint64_t frees, std::size_t requested,
-                        bool large) noexcept {
-  Block* b = t_block;  // bytes_lent() returned true: a private block with lent totals
-  bump_calls(b, allocs, frees, requested, large);
-  mirror_lent(b);
-  settle(b, allocs != 0);
-}
-
-}  // namespace
 
 void count_alloc(std::size_t requested, std::size_t usable, bool large) noexcept {
   change(1, 0, requested, usable, 0, large);
@@ -205,24 +239,29 @@ void count_realloc_lent(std::size_t requested, bool large) noexcept {
 
 CounterSnapshot sum_counters() noexcept {
   CounterSnapshot s;
-  std::int64_t peak = 0;
-  auto add = [&](const Block& b) {
-    s.allocations += b.allocations.load(kRelaxed);
-    s.frees += b.frees.load(kRelaxed);
-    s.bytes_requested += b.bytes_requested.load(kRelaxed);
-    s.bytes_allocated += b.bytes_allocated.load(kRelaxed);
-    s.bytes_freed += b.bytes_freed.load(kRelaxed);
-    s.large_allocations += b.large_allocations.load(kRelaxed);
-    peak = std::max(peak, b.peak.load(kRelaxed));
-  };
-  std::size_t used = g_used.load(std::memory_order_acquire);
-  for (std::size_t i = 0; i < used; ++i) add(g_blocks[i]);
-  add(g_shared);
-  // Relaxed reads of different threads' blocks are not one snapshot: clamp the difference.
+  std::int64_t peak = g_shared.peak.load(kRelaxed);
+  lock_registry();
+  s.allocations = g_shared.allocations.load(kRelaxed);
+  s.frees = g_shared.frees.load(kRelaxed);
+  s.bytes_requested = g_shared.bytes_requested.load(kRelaxed);
+  s.large_allocations = g_shared.large_allocations.load(kRelaxed);
+  s.bytes_allocated = g_shared.bytes_allocated.load(kRelaxed);
+  s.bytes_freed = g_shared.bytes_freed.load(kRelaxed);
+  s.threads = g_shared.threads.load(kRelaxed);
+  for (const ThreadCounters* c = g_registry; c != nullptr; c = c->next) {
+    s.allocations += c->allocations.load(kRelaxed);
+    s.frees += c->frees.load(kRelaxed);
+    s.bytes_requested += c->bytes_requested.load(kRelaxed);
+    s.large_allocations += c->large_allocations.load(kRelaxed);
+    s.bytes_allocated += allocated_of(*c);
+    s.bytes_freed += freed_of(*c);
+    peak = std::max(peak, c->peak.load(kRelaxed));
+  }
+  unlock_registry();
+  // Other threads' counters are read while they run, not as one snapshot: clamp.
   s.live_bytes = s.bytes_allocated > s.bytes_freed ? s.bytes_allocated - s.bytes_freed : 0;
   s.peak_live_bytes = std::max<std::uint64_t>(
       static_cast<std::uint64_t>(std::max<std::int64_t>(peak, 0)), s.live_bytes);
-  s.threads = used;
   return s;
 }
 
@@ -230,36 +269,40 @@ void counters_init() noexcept {
   if (g_exit_key_ok.load(std::memory_order_acquire)) return;
   if (pthread_key_create(&g_exit_key, on_thread_exit) == 0) {
     g_exit_key_ok.store(true, std::memory_order_release);
-    // The thread that initialises may already hold a block; give it the exit hook too.
-    Block* b = t_block;
-    if (b != nullptr && b != kUseShared) pthread_setspecific(g_exit_key, b);
+    // The thread that initialises may be registered already; give it the exit hook too.
+    if (t_counters.state == kLent || t_counters.state == kExplicit)
+      pthread_setspecific(g_exit_key, &t_counters);
   }
 }
 
 void counters_after_fork_child() noexcept {
-  // Only the forking thread exists in the child: the other blocks keep their counts
-  // (the child inherited that memory) but become free for the child's new threads.
-  std::size_t used = g_used.load(kRelaxed);
-  for (std::size_t i = 0; i < used; ++i) {
-    Block* b = &g_blocks[i];
-    if (b == t_block || b->claimed.load(kRelaxed) == 0) continue;
-    publish_rest(b);
-    b->lent = false;
-    b->claimed.store(0, kRelaxed);
+  // Only the forking thread exists in the child. The others' counts stay (the child
+  // inherited that memory); their copies of TLS are still mapped here, so retire them.
+  for (ThreadCounters* c = g_registry; c != nullptr;) {
+    ThreadCounters* next = c->next;
+    if (c != &t_counters) retire_locked(*c);
+    c = next;
   }
+  unlock_registry();
 }
 
 void counters_reset_for_testing() noexcept {
-  auto zero = [](Block& b) {
-    b.allocations = 0; b.frees = 0; b.bytes_requested = 0; b.large_allocations = 0;
-    b.bytes_allocated = 0; b.bytes_freed = 0; b.peak = 0; b.published = 0; b.claimed = 0;
-    b.lent = false;
-  };
-  for (auto& b : g_blocks) zero(b);
-  zero(g_shared);
-  g_used = 0;
+  lock_registry();
+  for (ThreadCounters* c = g_registry; c != nullptr;) {
+    ThreadCounters* next = c->next;
+    c->next = c->prev = nullptr;
+    c = next;
+  }
+  g_registry = nullptr;
+  g_shared.allocations = 0; g_shared.frees = 0; g_shared.bytes_requested = 0;
+  g_shared.large_allocations = 0; g_shared.bytes_allocated = 0; g_shared.bytes_freed = 0;
+  g_shared.peak = 0; g_shared.threads = 0;
   g_published = 0;
-  t_block = nullptr;
+  ThreadCounters& c = t_counters;
+  c.allocations = 0; c.frees = 0; c.bytes_requested = 0; c.large_allocations = 0;
+  c.bytes_allocated = 0; c.bytes_freed = 0; c.published = 0; c.peak = 0;
+  c.state = kUnregistered;
+  unlock_registry();
 }
 
 }  // namespace heaplens::pool

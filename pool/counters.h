@@ -1,14 +1,15 @@
 // Exact allocation counters, kept per thread without locks or read-modify-write atomics.
 //
-// Each thread owns one cache-line-aligned block and is its only writer (relaxed load + store,
-// i.e. a plain add on x86-64); any thread may sum all blocks at any time. Blocks live in a
-// static table and are never freed: a thread that exits hands its block to the next new
-// thread, which keeps adding to it, so totals never lose a thread's history.
+// Each thread's counters live in its own static TLS (initial-exec), so the hot path updates
+// them %fs-relative with plain adds: no pointer to chase, no locked instruction. Any thread may
+// sum them at any time: threads are on a registry list that is locked only when a thread
+// starts or exits, when someone sums, and around fork; an exiting thread folds its counts into
+// shared totals before its TLS goes away, so totals never lose a thread's history.
 //
 // Byte totals come from one of two places. A backend that already keeps exact per-thread
-// totals of usable bytes (jemalloc does, for its own thread events) lends them: the block then
-// mirrors them after each call and nobody has to look up a block's usable size (for jemalloc
-// that lookup cost more than the allocation). Otherwise the pool passes usable sizes in.
+// totals of usable bytes (jemalloc does, for its own thread events) lends them: they are read
+// where they are, and nobody has to look up a block's usable size (for jemalloc that
+// lookup cost more than the allocation). Otherwise the pool passes usable sizes in.
 //
 // Live bytes are exact. The global peak needs an order across threads; instead of a contended
 // atomic on every call, each thread folds its net change into one shared total every
@@ -34,7 +35,7 @@ struct CounterSnapshot {
   std::uint64_t large_allocations = 0;  // allocations that took the large path
   std::uint64_t live_bytes = 0;         // bytes_allocated - bytes_freed
   std::uint64_t peak_live_bytes = 0;    // high-water mark of live_bytes (see header comment)
-  std::uint64_t threads = 0;            // counter blocks ever claimed (concurrent-thread high-water)
+  std::uint64_t threads = 0;            // threads that ever made a call
 };
 
 // The calling thread's running totals of usable bytes allocated and freed, owned by the
@@ -45,11 +46,11 @@ struct LentTotals {
 };
 using LendFn = bool (*)(LentTotals* out);
 
-// Before any thread claims a block: where threads get lent totals from (nullptr: nowhere).
+// Before any thread registers: where threads get lent totals from (nullptr: nowhere).
 void counters_set_lender(LendFn lend) noexcept;
 
-// Claims the calling thread's block if it has none, and says whether its byte totals are
-// lent. Call it BEFORE the backend call being counted (the claim must precede the bytes), then
+// Registers the calling thread if needed, and says whether its byte totals are lent. Call it
+// BEFORE the backend call being counted (registration must precede the bytes), then
 // the matching count_*: the *_lent forms after the backend call, passing no sizes; the others
 // with usable sizes the backend reported.
 bool bytes_lent() noexcept;
@@ -66,9 +67,11 @@ void count_realloc_lent(std::size_t requested, bool large) noexcept;
 
 CounterSnapshot sum_counters() noexcept;
 
-// Lifecycle, called by the pool: create the thread-exit key; after fork, in the child, hand
-// back the blocks of threads that do not exist there.
+// Lifecycle, called by the pool: create the thread-exit key; around fork, hold the thread
+// registry and, in the child, retire the threads that do not exist there.
 void counters_init() noexcept;
+void counters_before_fork() noexcept;
+void counters_after_fork_parent() noexcept;
 void counters_after_fork_child() noexcept;
 
 // Test-only: forget everything (single-threaded use only).

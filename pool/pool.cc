@@ -127,6 +127,8 @@ bool heap_stats(HeapStats* out) noexcept {
 
 bool trim() noexcept { return use_jemalloc() && jemalloc_backend::trim(); }
 
+void before_fork() noexcept { counters_before_fork(); }
+void after_fork_parent() noexcept { counters_after_fork_parent(); }
 void after_fork_child() noexcept { counters_after_fork_child(); }
 
 }  // namespace heaplens::pool

@@ -40,7 +40,9 @@ std::size_t usable_size(const void* p) noexcept;
 bool heap_stats(HeapStats* out) noexcept;
 bool trim() noexcept;
 
-// Called in the child after fork (the interposer registers it with pthread_atfork).
+// Fork handlers (the interposer registers them with pthread_atfork).
+void before_fork() noexcept;
+void after_fork_parent() noexcept;
 void after_fork_child() noexcept;
 
 }  // namespace heaplens::pool
