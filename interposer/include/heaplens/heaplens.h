@@ -27,7 +27,7 @@ struct heaplens_counters {
   uint64_t large_allocations; /* allocations that took the large path */
   uint64_t live_bytes;        /* bytes_allocated - bytes_freed */
   uint64_t peak_live_bytes;   /* high-water mark of live_bytes */
-  uint64_t threads;           /* most threads that held a counter block at once */
+  uint64_t threads;           /* threads that ever made an allocation call */
 };
 
 /* Fills *out (sizeof(*out) in `size`). Returns 0, or -1 if out is NULL. */
