@@ -39,8 +39,60 @@ struct Shown {
   }
 };
 
-constexpr const char* kKnown[] = {"HEAPLENS_ALLOCATOR", "HEAPLENS_LARGE_THRESHOLD",
-                                  "HEAPLENS_SUMMARY"};
+constexpr const char* kKnown[] = {"HEAPLENS_ALLOCATOR",   "HEAPLENS_LARGE_THRESHOLD",
+                                  "HEAPLENS_SUMMARY",     "HEAPLENS_MODE",
+                                  "HEAPLENS_SAMPLE_INTERVAL", "HEAPLENS_ON_FULL",
+                                  "HEAPLENS_RING_SIZE",   "HEAPLENS_KEEP_SESSION"};
+
+void parse_tracker(EnvGet get, TrackerConfig* t, ConfigProblems* problems) noexcept {
+  if (const char* v = get("HEAPLENS_MODE"); v != nullptr && *v != '\0') {
+    if (iequals(v, "sampled")) {
+      t->mode = pool::RecordMode::sampled;
+    } else if (iequals(v, "full")) {
+      t->mode = pool::RecordMode::full;
+    } else if (iequals(v, "off")) {
+      t->mode = pool::RecordMode::off;
+    } else {
+      add_problem(problems, "HEAPLENS_MODE='{}' is not sampled, full or off; using sampled", Shown(v).text);
+    }
+  }
+  if (const char* v = get("HEAPLENS_SAMPLE_INTERVAL"); v != nullptr && *v != '\0') {
+    std::size_t size = 0;
+    if (parse_size(v, &size) && size > 0 && size <= (std::size_t{1} << 40)) {
+      t->sample_interval = size;
+    } else {
+      add_problem(problems,
+                  "HEAPLENS_SAMPLE_INTERVAL='{}' is not a size in 1..1TiB (e.g. 4096, 64K, 1MiB); "
+                  "using {}KiB",
+                  Shown(v).text, kDefaultSampleInterval >> 10);
+    }
+  }
+  if (const char* v = get("HEAPLENS_ON_FULL"); v != nullptr && *v != '\0') {
+    if (iequals(v, "drop")) {
+      t->wait_when_full = false;
+    } else if (iequals(v, "wait")) {
+      t->wait_when_full = true;
+    } else {
+      add_problem(problems, "HEAPLENS_ON_FULL='{}' is not drop or wait; using drop", Shown(v).text);
+    }
+  }
+  if (const char* v = get("HEAPLENS_RING_SIZE"); v != nullptr && *v != '\0') {
+    std::size_t size = 0;
+    if (parse_size(v, &size) && size >= 4096 && size <= (std::size_t{1} << 36) && (size & (size - 1)) == 0) {
+      t->ring_bytes = size;
+    } else {
+      add_problem(problems,
+                  "HEAPLENS_RING_SIZE='{}' is not a power of two in 4KiB..64GiB (e.g. 1MiB, 64M); "
+                  "using 1MiB",
+                  Shown(v).text);
+    }
+  }
+  if (const char* v = get("HEAPLENS_KEEP_SESSION"); v != nullptr && *v != '\0') {
+    if (!parse_bool(v, &t->keep_session))
+      add_problem(problems, "HEAPLENS_KEEP_SESSION='{}' is not 0/1/true/false/yes/no/on/off; using 0",
+                  Shown(v).text);
+  }
+}
 
 }  // namespace
 
@@ -108,6 +160,7 @@ Config parse_config(EnvGet get, const char* const* names, ConfigProblems* proble
       add_problem(problems, "HEAPLENS_SUMMARY='{}' is not 0/1/true/false/yes/no/on/off; using 0",
                   Shown(v).text);
   }
+  parse_tracker(get, &c.tracker, problems);
   for (; names != nullptr && *names != nullptr; ++names) {
     const char* entry = *names;
     if (std::strncmp(entry, "HEAPLENS_", 9) != 0) continue;

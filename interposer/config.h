@@ -5,12 +5,28 @@
 
 #include <cstddef>
 
+#include "../pool/recorder.h"
 #include "../pool/settings.h"
 
 namespace heaplens {
 
+// The sampling interval R: one sample per this many allocated bytes on average. Chosen by
+// benchmark (docs/benchmarks.md, docs/tracker.md): the densest interval whose cost stays
+// within the overhead target on the allocation-heavy workloads.
+inline constexpr std::size_t kDefaultSampleInterval = std::size_t{512} << 10;
+inline constexpr std::size_t kDefaultRingBytes = std::size_t{1} << 20;
+
+struct TrackerConfig {
+  pool::RecordMode mode = pool::RecordMode::sampled;  // HEAPLENS_MODE
+  std::size_t sample_interval = kDefaultSampleInterval;  // HEAPLENS_SAMPLE_INTERVAL
+  bool wait_when_full = false;                           // HEAPLENS_ON_FULL=wait
+  std::size_t ring_bytes = kDefaultRingBytes;            // HEAPLENS_RING_SIZE (power of two)
+  bool keep_session = false;                             // HEAPLENS_KEEP_SESSION
+};
+
 struct Config {
   pool::Settings pool;
+  TrackerConfig tracker;
   bool summary = false;  // HEAPLENS_SUMMARY: one line of exact counters on stderr at exit
 };
 

@@ -10,6 +10,7 @@
 #include "../pool/pool.h"
 #include "config.h"
 #include "log.h"
+#include "tracker.h"
 
 extern char** environ;
 
@@ -24,6 +25,7 @@ std::atomic<int> g_state{kCold};
 namespace {
 
 bool g_summary = false;
+TrackerConfig g_tracker;
 
 // getenv reads environ and never allocates.
 const char* env_get(const char* name) { return ::getenv(name); }
@@ -48,6 +50,7 @@ void start_pool() noexcept {
   ConfigProblems problems;
   Config config = parse_config(env_get, environ, &problems);
   g_summary = config.summary;
+  g_tracker = config.tracker;
   pool::init(config.pool, [](const char* line) { log_line("{}", line); });
   for (int i = 0; i < problems.count; ++i) log_line("{}", problems.lines[i]);
 }
@@ -57,6 +60,7 @@ void reread_late_settings() noexcept {
   Config config = parse_config(env_get, environ, &problems);
   for (int i = 0; i < problems.count; ++i) log_line("{}", problems.lines[i]);
   g_summary = config.summary;
+  g_tracker = config.tracker;
   pool::set_large_threshold(config.pool.large_threshold);
   if (config.pool.backend != pool::settings().backend)
     log_line("HEAPLENS_ALLOCATOR={} came too late: memory was allocated before the environment "
@@ -81,9 +85,21 @@ void start_slow(const HookGuard& guard) noexcept {
 
 namespace {
 
-void before_fork() { pool::before_fork(); }
-void after_fork_parent() { pool::after_fork_parent(); }
-void after_fork_child() { pool::after_fork_child(); }
+// The tracker first: it waits for unwinding threads, which may still need the pool.
+void before_fork() {
+  tracker::before_fork();
+  pool::before_fork();
+}
+void after_fork_parent() {
+  pool::after_fork_parent();
+  tracker::after_fork_parent();
+}
+void after_fork_child() {
+  pool::after_fork_child();
+  tracker::after_fork_child();
+}
+
+void finish_tracker() { tracker::finish(); }
 
 // Runs once libc is fully started. The exit handler registered here runs after the
 // dynamic loader's destructors (atexit order is LIFO and _dl_fini registers later), so the
@@ -94,6 +110,9 @@ __attribute__((constructor)) void on_load() {
   if (g_started_without_env) reread_late_settings();
   pool::enable_fast_paths();
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
+  tracker::start(g_tracker, static_cast<std::uint32_t>(pool::settings().backend),
+                 pool::settings().large_threshold);
+  std::atexit(finish_tracker);
   if (g_summary) std::atexit(print_summary);
 }
 

@@ -4,6 +4,8 @@
 
 #include <dlfcn.h>
 
+#include "tracked_range.h"
+
 #include <atomic>
 
 namespace heaplens::pool::jemalloc_backend {
@@ -38,14 +40,20 @@ inline std::size_t size_class(std::size_t size) noexcept {
 }
 
 // MALLOCX flags of the large path: a dedicated arena, no thread cache. The arena keeps large
-// blocks out of the small arenas' extents (less fragmentation there) and gives the tracker
-// one place to serve always-recorded blocks from.
-// The arena is created on the first large request, not at start-up: creating one costs about
-// as much as the rest of a short-lived process's start (measured: 260k instructions), and
-// most processes never make a large request.
+// blocks out of the small arenas' extents (less fragmentation there) and is also where
+// sampled blocks live: it takes all its memory from the tracked range (tracked_range.h), so
+// free() recognises a recorded block by its address alone.
+// The arena is created on the first request that needs it, not at start-up: creating one
+// costs about as much as the rest of a short-lived process's start (measured: 260k
+// instructions), and most processes never make a large request.
 std::atomic<int> g_large_flags{MALLOCX_TCACHE_NONE};
 std::atomic<int> g_arena_state{0};  // 0: none yet, 1: being created, 2: settled
+std::atomic<bool> g_arena_in_range{false};
 std::atomic<void (*)(const char*)> g_report{nullptr};
+
+void report(const char* line) noexcept {
+  if (auto r = g_report.load(std::memory_order_acquire)) r(line);
+}
 
 void create_large_arena() noexcept {
   int expected = 0;
@@ -54,9 +62,15 @@ void create_large_arena() noexcept {
   if (!g_arena_state.compare_exchange_strong(expected, 1, std::memory_order_acq_rel)) return;
   unsigned arena = 0;
   std::size_t len = sizeof(arena);
-  if (mallctl("arenas.create", &arena, &len, nullptr, 0) == 0) {
+  bool ranged = tracked_range::reserve();
+  auto* hooks = static_cast<extent_hooks_t*>(tracked_range::extent_hooks());
+  int rc = ranged ? mallctl("arenas.create", &arena, &len, &hooks, sizeof(hooks))
+                  : mallctl("arenas.create", &arena, &len, nullptr, 0);
+  if (rc == 0) {
+    g_arena_in_range.store(ranged, std::memory_order_release);
     g_large_flags.store(MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE, std::memory_order_release);
-  } else if (auto report = g_report.load(std::memory_order_acquire)) {
+    if (!ranged) report("no address range could be reserved for recorded blocks: sampled mode records large blocks only");
+  } else {
     report("jemalloc refused a dedicated arena for large blocks; they share the default arenas");
   }
   g_arena_state.store(2, std::memory_order_release);
@@ -91,8 +105,14 @@ void refresh_stats() noexcept {
 
 }  // namespace
 
-void set_problem_reporter(void (*report)(const char* line)) noexcept {
-  g_report.store(report, std::memory_order_release);
+void set_problem_reporter(void (*reporter)(const char* line)) noexcept {
+  g_report.store(reporter, std::memory_order_release);
+}
+
+bool prepare_tracked_arena() noexcept {
+  large_flags();
+  return g_arena_state.load(std::memory_order_acquire) == 2 &&
+         g_arena_in_range.load(std::memory_order_acquire);
 }
 
 void enable_fast_paths() noexcept {
@@ -168,6 +188,12 @@ bool lend_thread_totals(LentTotals* out) noexcept {
   out->allocated = allocated;
   out->freed = freed;
   return true;
+}
+
+void release_tracked(void* p) noexcept {
+  // Straight back to the tracked arena: through the thread cache, a tracked block would be
+  // handed to the next plain malloc of its size class.
+  dallocx(p, MALLOCX_TCACHE_NONE);
 }
 
 void release(void* p, std::size_t usable) noexcept {

@@ -18,12 +18,18 @@ void set_problem_reporter(void (*report)(const char* line)) noexcept;
 // started (it uses dlopen), never from inside an allocation.
 void enable_fast_paths() noexcept;
 
+// Creates the large arena now if needed; true when it draws from the tracked range (then
+// alloc(..., large = true) and resize(..., large = true) place blocks inside the range).
+bool prepare_tracked_arena() noexcept;
+
 void* alloc(std::size_t size, std::size_t align, bool zero, bool large) noexcept;
 // alloc(size, 0, false, false): the small path of malloc.
 void* alloc_small(std::size_t size) noexcept;
 void* resize(void* p, std::size_t size, bool large) noexcept;
 // `usable` is what usable() returned for p: it lets jemalloc skip its own size lookup.
 void release(void* p, std::size_t usable) noexcept;
+// A block of the large (tracked) arena, bypassing the thread cache.
+void release_tracked(void* p) noexcept;
 // For callers that need no size: jemalloc's own free fast path.
 void release(void* p) noexcept;
 // The calling thread's exact usable-byte totals, which jemalloc keeps for its thread events

@@ -11,9 +11,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "counters.h"
 #include "heap_stats.h"
+#include "recorder.h"
 #include "settings.h"
 
 namespace heaplens::pool {
@@ -36,6 +38,17 @@ void* alloc_plain(std::size_t size) noexcept;
 void* resize(void* p, std::size_t size) noexcept;
 void release(void* p) noexcept;
 std::size_t usable_size(const void* p) noexcept;
+
+// Starts (or, with mode off, stops) recording: from now on the pool samples allocations and
+// reports recorded blocks to `recorder` (which must stay valid). `interval` is the sampling
+// interval R in bytes (sampled mode). Call with no other thread allocating if possible
+// (start-up, fork child); it is safe otherwise, but blocks allocated meanwhile may go
+// unrecorded.
+void start_recording(RecordMode mode, std::uint64_t interval, const Recorder* recorder) noexcept;
+RecordMode record_mode() noexcept;
+RecordStats record_stats() noexcept;
+// Whether the pool would report a free of p (test and diagnostics).
+bool is_recorded(const void* p) noexcept;
 
 bool heap_stats(HeapStats* out) noexcept;
 bool trim() noexcept;
