@@ -1,5 +1,7 @@
 #include "counters.h"
 
+#include "hot.h"
+
 #include <pthread.h>
 #include <sched.h>
 
@@ -116,7 +118,7 @@ void on_thread_exit(void*) noexcept {
   unlock_registry();
 }
 
-void register_thread() noexcept {
+__attribute__((noinline)) void register_thread() noexcept {
   ThreadCounters& c = t_counters;
   c.state = kGone;  // anything allocating while we register (pthread_setspecific) counts shared
   LentTotals totals;
@@ -139,14 +141,21 @@ void register_thread() noexcept {
   unlock_registry();
 }
 
+// kState: the caller knows the thread's state (kLent), or not (kUnregistered: look).
+template <State kState = kUnregistered>
 __attribute__((always_inline)) inline std::int64_t net_of(const ThreadCounters& c) noexcept {
-  return static_cast<std::int64_t>(allocated_of(c) - freed_of(c));
+  if constexpr (kState == kLent) {
+    return static_cast<std::int64_t>((*c.lent_allocated - c.base_allocated) - (*c.lent_freed - c.base_freed));
+  } else {
+    return static_cast<std::int64_t>(allocated_of(c) - freed_of(c));
+  }
 }
 
 // After the owner changed its byte totals: publish if far enough from the shared total and,
 // when the change may have grown the heap, raise the owner's peak (see header).
+template <State kState = kUnregistered>
 __attribute__((always_inline)) inline void settle(ThreadCounters& c, bool may_grow) noexcept {
-  std::int64_t net = net_of(c);
+  std::int64_t net = net_of<kState>(c);
   std::int64_t pending = net - c.published.load(kRelaxed);
   std::int64_t seen;
   if (__builtin_expect(pending >= kPeakSlack || pending <= -kPeakSlack, 0)) {
@@ -201,7 +210,7 @@ __attribute__((always_inline)) inline void change_lent(std::uint64_t allocs, std
                                                        std::size_t requested, bool large) noexcept {
   ThreadCounters& c = t_counters;  // bytes_lent() returned true: registered, kLent
   bump_calls(c, allocs, frees, requested, large);
-  settle(c, allocs != 0);
+  settle<kLent>(c, allocs != 0);
 }
 
 }  // namespace
@@ -216,7 +225,7 @@ void counters_after_fork_parent() noexcept { unlock_registry(); }
 
 void counters_set_lender(LendFn lend) noexcept { g_lender.store(lend, std::memory_order_release); }
 
-bool bytes_lent() noexcept {
+HEAPLENS_HOT bool bytes_lent() noexcept {
   ThreadCounters& c = t_counters;
   if (__builtin_expect(c.state == kUnregistered, 0)) register_thread();
   return c.state == kLent;
@@ -231,8 +240,8 @@ void count_realloc(std::size_t old_usable, std::size_t requested, std::size_t us
   change(1, 1, requested, usable, old_usable, large);
 }
 
-void count_alloc_lent(std::size_t requested, bool large) noexcept { change_lent(1, 0, requested, large); }
-void count_free_lent() noexcept { change_lent(0, 1, 0, false); }
+HEAPLENS_HOT void count_alloc_lent(std::size_t requested, bool large) noexcept { change_lent(1, 0, requested, large); }
+HEAPLENS_HOT void count_free_lent() noexcept { change_lent(0, 1, 0, false); }
 void count_realloc_lent(std::size_t requested, bool large) noexcept {
   change_lent(1, 1, requested, large);
 }

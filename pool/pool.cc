@@ -4,6 +4,7 @@
 #include "backend_system.h"
 #include "recorded_set.h"
 #include "sampler.h"
+#include "hot.h"
 #include "tracked_range.h"
 
 #include <sys/mman.h>
@@ -177,7 +178,7 @@ __attribute__((noinline)) void* alloc_recorded(std::size_t size, std::size_t ali
 
 }  // namespace
 
-void* alloc_plain(std::size_t size) noexcept {
+HEAPLENS_HOT void* alloc_plain(std::size_t size) noexcept {
   // malloc's path, the hottest of all: the general alloc() with align = 0, zero = false,
   // spelled out so that nothing else is tested on the way.
   bool large = is_large(size);
@@ -343,7 +344,7 @@ void* resize(void* p, std::size_t size) noexcept {
   return plain_resize(p, size, large, large);
 }
 
-void release(void* p) noexcept {
+HEAPLENS_HOT void release(void* p) noexcept {
   if (__builtin_expect(maybe_recorded(p), 0)) return release_recorded(p);
   release_counted(p);
 }
