@@ -241,6 +241,7 @@ void count_realloc(std::size_t old_usable, std::size_t requested, std::size_t us
 }
 
 HEAPLENS_HOT void count_alloc_lent(std::size_t requested, bool large) noexcept { change_lent(1, 0, requested, large); }
+HEAPLENS_HOT std::int64_t thread_lent_net() noexcept { return net_of<kLent>(t_counters); }
 HEAPLENS_HOT void count_free_lent() noexcept { change_lent(0, 1, 0, false); }
 void count_realloc_lent(std::size_t requested, bool large) noexcept {
   change_lent(1, 1, requested, large);

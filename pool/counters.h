@@ -64,6 +64,8 @@ void count_realloc(std::size_t old_usable, std::size_t requested, std::size_t us
 void count_alloc_lent(std::size_t requested, bool large) noexcept;
 void count_free_lent() noexcept;
 void count_realloc_lent(std::size_t requested, bool large) noexcept;
+// Lent mode only: the calling thread's usable bytes allocated minus freed, per the backend.
+std::int64_t thread_lent_net() noexcept;
 
 CounterSnapshot sum_counters() noexcept;
 

@@ -217,22 +217,34 @@ void* alloc(std::size_t size, std::size_t align, bool zero) noexcept {
 namespace {
 
 // The backend's resize, counted. `tracked_arena`: keep (or put) the block in the large arena.
-void* plain_resize(void* p, std::size_t size, bool large, bool tracked_arena) noexcept {
+// `growth` (optional): usable bytes the block gained (0 if it did not grow).
+void* plain_resize(void* p, std::size_t size, bool large, bool tracked_arena,
+                   std::size_t* growth = nullptr) noexcept {
   bool lent = bytes_lent();
   if (use_jemalloc()) {
     if (lent) {
+      // jemalloc's own per-thread totals say how much the block grew: no size lookup.
+      std::int64_t before = growth ? thread_lent_net() : 0;
       void* q = jemalloc_backend::resize(p, size, tracked_arena);
-      if (q != nullptr) count_realloc_lent(size, large);
+      if (q == nullptr) return nullptr;
+      count_realloc_lent(size, large);
+      if (growth) *growth = static_cast<std::size_t>(std::max<std::int64_t>(thread_lent_net() - before, 0));
       return q;
     }
     std::size_t old_usable = jemalloc_backend::usable(p);
     void* q = jemalloc_backend::resize(p, size, tracked_arena);
-    if (q != nullptr) count_realloc(old_usable, size, jemalloc_backend::usable(q), large);
+    if (q == nullptr) return nullptr;
+    std::size_t usable = jemalloc_backend::usable(q);
+    count_realloc(old_usable, size, usable, large);
+    if (growth) *growth = usable > old_usable ? usable - old_usable : 0;
     return q;
   }
   std::size_t old_usable = system_backend::usable(p);
   void* q = system_backend::resize(p, size);
-  if (q != nullptr) count_realloc(old_usable, size, system_backend::usable(q), large);
+  if (q == nullptr) return nullptr;
+  std::size_t usable = system_backend::usable(q);
+  count_realloc(old_usable, size, usable, large);
+  if (growth) *growth = usable > old_usable ? usable - old_usable : 0;
   return q;
 }
 
@@ -263,8 +275,11 @@ __attribute__((noinline)) void* resize_recorded(void* p, std::size_t size, bool 
   Placement where = placement();
   bool old_recorded = old_maybe && mode != RecordMode::off;
   if (where == Placement::set && old_recorded) old_recorded = g_set.erase(p);
-  bool new_recorded = mode == RecordMode::full || (mode != RecordMode::off && (large || how != 0));
-  bool sampled = how == 1 && !large;
+  // Once recorded, always recorded (see resize()).
+  bool new_recorded = mode == RecordMode::full || (mode != RecordMode::off && (large || how != 0 || old_recorded));
+  // Weight 1 for large blocks and for blocks that were large (recorded unconditionally).
+  bool sampled = mode == RecordMode::sampled && !large &&
+                 (how == 1 || (old_recorded && !is_large(usable_size(p))));
   // The old block's Free goes out before the block can be reused by anyone.
   if (old_recorded && r != nullptr) r->on_free(p, true);
   void* q;
@@ -328,20 +343,57 @@ __attribute__((noinline)) void release_recorded(void* p) noexcept {
   release_counted(p, use_jemalloc() && in_tracked_range(p));
 }
 
+// An unrecorded block the sampler picked as it grew (p: its address before the realloc):
+// placed where recorded blocks live, then recorded as the new block of that realloc. Moving it
+// is not a call of the program's: nothing is counted (the usable size does not change).
+__attribute__((noinline)) void* adopt(void* p, void* q, std::size_t size, bool large, int how) noexcept {
+  Placement where = placement();
+  bool recorded = true;
+  if (use_jemalloc() && where == Placement::tracked_arena && !in_rec_range(q)) {
+    std::size_t usable = jemalloc_backend::usable(q);
+    void* r = jemalloc_backend::alloc(usable, 0, false, true);
+    if (r != nullptr && in_rec_range(r)) {
+      std::memcpy(r, q, std::min(usable, size));
+      jemalloc_backend::release(q, usable);
+      q = r;
+    } else {
+      if (r != nullptr) jemalloc_backend::release_tracked(r);
+      recorded = false;
+    }
+  } else if (where == Placement::set) {
+    recorded = g_set.insert(q);
+  }
+  if (!recorded) {
+    g_unrecorded.fetch_add(1, std::memory_order_relaxed);
+  } else if (const Recorder* r = recorder()) {
+    r->on_realloc(p, false, q, size, true, how == 1 && !large);
+  }
+  return q;
+}
+
 inline bool maybe_recorded(const void* p) noexcept {
   return in_rec_range(p) || (g_use_set.load(std::memory_order_relaxed) && g_set.contains(p));
 }
 
 }  // namespace
 
+// A realloc ticks the sampler by its growth only, and a recorded block stays recorded: over a
+// block's life the sampler then sees exactly its largest size, so a block of s bytes is
+// recorded with probability 1 - exp(-s/R), as if it had been allocated at that size (growth
+// chains keep their weight; a block that shrank keeps the weight of a larger size). Ticking
+// by the whole new size instead would sample a string grown byte by byte quadratically often.
 void* resize(void* p, std::size_t size) noexcept {
   bool large = is_large(size);
   bool old_maybe = maybe_recorded(p);
-  int how = 0;
-  if (!large && __builtin_expect(t_sampler.tick(size), 0)) how = countdown_expired();
-  if (__builtin_expect(old_maybe || how != 0 || (large && recording()), 0))
-    return resize_recorded(p, size, large, old_maybe, how);
-  return plain_resize(p, size, large, large);
+  if (__builtin_expect(!old_maybe && !(large && recording()), 1)) {
+    std::size_t growth = 0;
+    void* q = plain_resize(p, size, large, large, recording() ? &growth : nullptr);
+    if (q != nullptr && growth != 0 && __builtin_expect(t_sampler.tick(growth), 0)) {
+      if (int how = countdown_expired()) return adopt(p, q, size, large, how);
+    }
+    return q;
+  }
+  return resize_recorded(p, size, large, old_maybe, 0);
 }
 
 HEAPLENS_HOT void release(void* p) noexcept {
