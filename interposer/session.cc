@@ -67,12 +67,13 @@ void describe(const Params& p, const wire::Offsets& o, Segment* s) noexcept {
 
 std::uint64_t monotonic_ns() noexcept { return clock_ns(CLOCK_MONOTONIC); }
 
-wire::Layout layout_for(std::size_t ring_bytes) noexcept {
+wire::Layout layout_for(std::size_t ring_bytes, bool full) noexcept {
   wire::Layout l{};
   l.ring_capacity = ring_bytes / sizeof(wire::Record);
-  // Stacks scale with the ring but stay modest: most programs have a few thousand sites.
-  l.stack_slots = 1u << 15;
-  l.frames_capacity = std::uint64_t{1} << 19;
+  // Sampled mode sees a few thousand distinct stacks in most programs; full mode sees every
+  // call path (recursive code has tens of thousands).
+  l.stack_slots = full ? 1u << 17 : 1u << 15;
+  l.frames_capacity = full ? std::uint64_t{1} << 21 : std::uint64_t{1} << 19;
   l.module_capacity = 512;
   return l;
 }

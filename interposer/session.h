@@ -39,8 +39,9 @@ struct Segment {
   wire::ModuleEntry* modules = nullptr;
 };
 
-// Layout for a ring of `ring_bytes` (a power of two >= 4 KiB).
-wire::Layout layout_for(std::size_t ring_bytes) noexcept;
+// Layout for a ring of `ring_bytes` (a power of two >= 4 KiB); full mode gets a larger stack
+// table (every allocation's stack is stored, not a sample's).
+wire::Layout layout_for(std::size_t ring_bytes, bool full) noexcept;
 
 // Creates, maps and describes a new segment for this process image. On failure writes a
 // one-line reason into `why` and returns false (nothing is left behind).

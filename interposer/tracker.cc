@@ -206,7 +206,7 @@ bool ensure_session() noexcept {
   if (phase != kNone) return false;  // failed, or another thread is creating it right now
   if (!g.phase.compare_exchange_strong(phase, kCreating, std::memory_order_acq_rel)) return false;
   session::Params p{};
-  p.layout = session::layout_for(g.config.ring_bytes);
+  p.layout = session::layout_for(g.config.ring_bytes, g.config.mode == pool::RecordMode::full);
   p.mode = g.config.mode == pool::RecordMode::full ? wire::Mode::kFull : wire::Mode::kSampled;
   p.on_full = g.config.wait_when_full ? wire::OnFull::kWait : wire::OnFull::kDrop;
   p.sample_interval = g.config.sample_interval;
@@ -277,6 +277,10 @@ void tick(std::uint64_t c) noexcept {
   }
 }
 
+std::uint32_t intern(const std::uint64_t* frames, std::uint32_t depth) noexcept {
+  return g.interner.intern(frames, depth);
+}
+
 std::uint32_t stack_id() noexcept {
   // Around fork nobody may be inside libunwind (its locks would stay taken in the child).
   if (g.fork_pending.load(std::memory_order_relaxed)) return 0;
@@ -285,10 +289,9 @@ std::uint32_t stack_id() noexcept {
     g.in_unwind.fetch_sub(1, std::memory_order_release);
     return 0;
   }
-  std::uint64_t frames[wire::kMaxFrames];
-  std::uint32_t depth = unwind::capture(frames);
+  std::uint32_t id = unwind::stack_id(intern, g.generation.load(std::memory_order_relaxed));
   g.in_unwind.fetch_sub(1, std::memory_order_release);
-  return depth == 0 ? 0 : g.interner.intern(frames, depth);
+  return id;
 }
 
 void emit(wire::Fields f) noexcept {

@@ -7,6 +7,7 @@
 #include <link.h>
 
 #include "../shared/format.h"
+#include "stack_cache.h"
 
 namespace heaplens::unwind {
 namespace {
@@ -41,11 +42,13 @@ void init() noexcept {
     dl_iterate_phdr(find_own_range, info.dli_fbase);
   }
   unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+  stack_cache::init();
 }
 
-std::uint32_t capture(std::uint64_t* out) noexcept {
-  void* buffer[wire::kMaxFrames + kOwnFramesMax];
-  int n = unw_backtrace(buffer, wire::kMaxFrames + kOwnFramesMax);
+namespace {
+
+// Cuts heaplens's own frames off the top of a raw backtrace.
+std::uint32_t strip_own(void* const* buffer, int n, std::uint64_t* out) noexcept {
   int first = 0;
   while (first < n && first < kOwnFramesMax) {
     auto pc = reinterpret_cast<std::uintptr_t>(buffer[first]);
@@ -56,6 +59,36 @@ std::uint32_t capture(std::uint64_t* out) noexcept {
   for (int i = first; i < n && depth < wire::kMaxFrames; ++i)
     out[depth++] = reinterpret_cast<std::uintptr_t>(buffer[i]);
   return depth;
+}
+
+}  // namespace
+
+std::uint32_t capture(std::uint64_t* out) noexcept {
+  void* buffer[wire::kMaxFrames + kOwnFramesMax];
+  int n = unw_backtrace(buffer, wire::kMaxFrames + kOwnFramesMax);
+  return strip_own(buffer, n, out);
+}
+
+// noinline, with a frame pointer: the return address into our caller sits right above the
+// saved frame pointer; the cache scans from there, never through this frame's own locals
+// (which hold copies of the return addresses: the unwind buffer).
+__attribute__((noinline)) std::uint32_t stack_id(InternFn intern, std::uint64_t generation) noexcept {
+  auto sp = reinterpret_cast<std::uintptr_t>(__builtin_frame_address(0)) + sizeof(void*);
+  stack_cache::Probe* probe = stack_cache::probe_for(sp);
+  if (probe != nullptr) {
+    bool uncacheable = false;
+    if (std::uint32_t id = stack_cache::lookup(probe, sp, generation, &uncacheable)) return id;
+    if (uncacheable) probe = nullptr;
+  }
+  void* buffer[wire::kMaxFrames + kOwnFramesMax];
+  int n = unw_backtrace(buffer, wire::kMaxFrames + kOwnFramesMax);
+  std::uint64_t frames[wire::kMaxFrames];
+  std::uint32_t depth = strip_own(buffer, n, frames);
+  std::uint32_t id = depth == 0 ? 0 : intern(frames, depth);
+  if (probe != nullptr && n > 0)
+    stack_cache::remember(probe, sp, reinterpret_cast<const std::uint64_t*>(buffer),
+                          static_cast<std::uint32_t>(n), id, generation);
+  return id;
 }
 
 }  // namespace heaplens::unwind

@@ -14,4 +14,10 @@ void init() noexcept;
 // removed: at most wire::kMaxFrames into out. Returns the depth (0 if unwinding failed).
 std::uint32_t capture(std::uint64_t* out) noexcept;
 
+// The stack id of the calling program's stack: from this thread's stack cache when the stack
+// is provably the one cached (stack_cache.h), else captured and passed to `intern`.
+// `generation` names the session whose ids the cache may return.
+using InternFn = std::uint32_t (*)(const std::uint64_t* frames, std::uint32_t depth) noexcept;
+std::uint32_t stack_id(InternFn intern, std::uint64_t generation) noexcept;
+
 }  // namespace heaplens::unwind

@@ -5,7 +5,7 @@ namespace {
 
 // Linear probing stops after this many slots: past it the table counts as full, which keeps
 // a nearly full (or hostile) table from turning every lookup into a scan.
-constexpr std::uint64_t kMaxProbes = 128;
+constexpr std::uint64_t kMaxProbes = 64;
 
 inline std::uint64_t mix(std::uint64_t x) {
   x ^= x >> 33;
@@ -28,10 +28,12 @@ inline std::uint64_t next_slot(std::uint64_t i, std::uint64_t mask) {
 
 }  // namespace
 
+// One multiply per frame (the table compares frames anyway, so the hash only needs to
+// spread), one full mix at the end.
 std::uint64_t hash_frames(const std::uint64_t* frames, std::uint32_t depth) {
   std::uint64_t h = 0x9e3779b97f4a7c15ULL ^ depth;
-  for (std::uint32_t i = 0; i < depth; ++i) h = mix(h ^ frames[i]) + i;
-  return h | 1;  // never 0: 0 marks an empty slot
+  for (std::uint32_t i = 0; i < depth; ++i) h = (h ^ frames[i]) * 0xff51afd7ed558ccdULL;
+  return mix(h) | 1;  // never 0: 0 marks an empty slot
 }
 
 bool Interner::equal(std::uint64_t info, const std::uint64_t* frames, std::uint32_t depth) const {
