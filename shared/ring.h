@@ -31,17 +31,26 @@ class Producer {
  public:
   Producer() = default;
   Producer(wire::SessionHeader* header, wire::Record* slots, std::uint64_t capacity)
-      : h_(header), slots_(slots), mask_(capacity - 1), shift_(log2_of(capacity)) {}
+      : h_(header), slots_(slots), mask_(capacity - 1), shift_(log2_of(capacity)),
+        tail_cache_(header->ring_tail.load(std::memory_order_acquire)) {}
 
   bool valid() const { return h_ != nullptr; }
 
   // Reserves n (1..capacity) consecutive positions; false when the ring lacks room now.
+  // The consumer's tail is read only when a cached copy says the ring is full: a reader
+  // polling right behind the producers would otherwise bounce its cache line on every record.
   bool try_reserve(std::uint32_t n, std::uint64_t* pos) {
     std::uint64_t head = h_->ring_head.load(std::memory_order_relaxed);
     for (;;) {
-      std::uint64_t tail = h_->ring_tail.load(std::memory_order_acquire);
-      // A consumer that wrote a tail ahead of head (corrupt) just means "full".
-      if (tail > head || head - tail + n > mask_ + 1) return false;
+      // Acquire/release on the copy chain the consumer's release of the tail to every producer
+      // that uses the copy: slots it frees are read before anyone writes them again.
+      std::uint64_t tail = std::atomic_ref<std::uint64_t>(tail_cache_).load(std::memory_order_acquire);
+      if (tail > head || head - tail + n > mask_ + 1) {
+        tail = h_->ring_tail.load(std::memory_order_acquire);
+        std::atomic_ref<std::uint64_t>(tail_cache_).store(tail, std::memory_order_release);
+        // A consumer that wrote a tail ahead of head (corrupt) just means "full".
+        if (tail > head || head - tail + n > mask_ + 1) return false;
+      }
       if (h_->ring_head.compare_exchange_weak(head, head + n, std::memory_order_relaxed,
                                               std::memory_order_relaxed)) {
         *pos = head;
@@ -62,6 +71,7 @@ class Producer {
   wire::Record* slots_ = nullptr;
   std::uint64_t mask_ = 0;
   std::uint32_t shift_ = 0;
+  alignas(64) std::uint64_t tail_cache_ = 0;  // the last tail read (only ever behind the real one)
 };
 
 enum class ReadStatus {
