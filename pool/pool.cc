@@ -31,7 +31,8 @@ inline bool use_jemalloc() noexcept { return g_settings.backend == Backend::jema
 // ---- Recording state -------------------------------------------------------------------
 // free() asks "could p be recorded?" as one unsigned range test on [g_rec_lo, g_rec_lo +
 // g_rec_size): the tracked range in sampled mode, everything in full mode, nothing when off.
-// The system backend cannot place blocks, so in sampled mode it keeps a RecordedSet instead.
+// The system backend cannot place blocks, so in sampled mode it keeps a RecordedSet instead
+// (and the range is everything: the slow path asks the set).
 std::atomic<std::uintptr_t> g_rec_lo{0};
 std::atomic<std::uintptr_t> g_rec_size{0};
 std::atomic<RecordMode> g_mode{RecordMode::off};
@@ -371,9 +372,8 @@ __attribute__((noinline)) void* adopt(void* p, void* q, std::size_t size, bool l
   return q;
 }
 
-inline bool maybe_recorded(const void* p) noexcept {
-  return in_rec_range(p) || (g_use_set.load(std::memory_order_relaxed) && g_set.contains(p));
-}
+// With the recorded set, the range is everything: the set is asked in the slow path.
+inline bool maybe_recorded(const void* p) noexcept { return in_rec_range(p); }
 
 }  // namespace
 
@@ -419,8 +419,14 @@ void start_recording(RecordMode mode, std::uint64_t interval, const Recorder* r)
     if (mem == MAP_FAILED) return;  // stays off
     g_set.attach(static_cast<std::atomic<std::uintptr_t>*>(mem), kSetSlots);
   }
-  g_use_set.store(mode == RecordMode::sampled && g_rec_size.load(std::memory_order_relaxed) == 0,
-                  std::memory_order_release);
+  bool use_set = mode == RecordMode::sampled && g_rec_size.load(std::memory_order_relaxed) == 0;
+  if (use_set) {
+    // Every free and realloc goes to the slow path, which asks the set: free() itself keeps
+    // its single range test.
+    g_rec_lo.store(0, std::memory_order_relaxed);
+    g_rec_size.store(UINTPTR_MAX, std::memory_order_relaxed);
+  }
+  g_use_set.store(use_set, std::memory_order_release);
   g_mode.store(mode, std::memory_order_release);
   // Recording starts now for this thread; others notice within kIdleCountdown bytes.
   t_sampler.countdown = 0;
