@@ -22,7 +22,7 @@
 
 namespace heaplens::wire {
 
-inline constexpr std::uint64_t kMagic = 0x31534c4e4c504548ULL;  // "HEAPLNS1" (little-endian)
+inline constexpr std::uint64_t kMagic = 0x31534e4c50414548ULL;  // bytes "HEAPLNS1" in memory
 inline constexpr std::uint32_t kFormatVersion = 1;
 
 // ---------------------------------------------------------------------------------------

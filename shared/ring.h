@@ -40,16 +40,20 @@ class Producer {
   // The consumer's tail is read only when a cached copy says the ring is full: a reader
   // polling right behind the producers would otherwise bounce its cache line on every record.
   bool try_reserve(std::uint32_t n, std::uint64_t* pos) {
+    const std::uint64_t capacity = mask_ + 1;
+    if (n == 0 || n > capacity) return false;
     std::uint64_t head = h_->ring_head.load(std::memory_order_relaxed);
     for (;;) {
       // Acquire/release on the copy chain the consumer's release of the tail to every producer
       // that uses the copy: slots it frees are read before anyone writes them again.
       std::uint64_t tail = std::atomic_ref<std::uint64_t>(tail_cache_).load(std::memory_order_acquire);
-      if (tail > head || head - tail + n > mask_ + 1) {
+      if (tail > head || head - tail > capacity - n) {
         tail = h_->ring_tail.load(std::memory_order_acquire);
         std::atomic_ref<std::uint64_t>(tail_cache_).store(tail, std::memory_order_release);
+        // Our head may be older than the tail another producer just saw: look again.
+        if (tail > head) head = h_->ring_head.load(std::memory_order_relaxed);
         // A consumer that wrote a tail ahead of head (corrupt) just means "full".
-        if (tail > head || head - tail + n > mask_ + 1) return false;
+        if (tail > head || head - tail > capacity - n) return false;
       }
       if (h_->ring_head.compare_exchange_weak(head, head + n, std::memory_order_relaxed,
                                               std::memory_order_relaxed)) {

@@ -268,6 +268,8 @@ Session::Drain Session::drain(std::vector<wire::Record>* out, std::size_t max, s
 }
 
 std::vector<std::uint64_t> Session::stack(std::uint32_t id) const {
+  std::string error;
+  if (!size_unchanged(&error)) return {};
   std::uint64_t frames[wire::kMaxFrames];
   std::uint32_t depth = stacks::read_stack(stacks_, info_.layout.stack_slots, frames_,
                                            info_.layout.frames_capacity, id, frames);
@@ -276,6 +278,8 @@ std::vector<std::uint64_t> Session::stack(std::uint32_t id) const {
 
 std::vector<Module> Session::modules() const {
   std::vector<Module> out;
+  std::string error;
+  if (!size_unchanged(&error)) return out;
   std::uint64_t n = std::min<std::uint64_t>(header_->module_count.load(std::memory_order_acquire),
                                             info_.layout.module_capacity);
   for (std::uint64_t i = 0; i < n; ++i) {
