@@ -29,7 +29,8 @@ std::uint64_t clock_ns(clockid_t id) noexcept {
 
 void describe(const Params& p, const wire::Offsets& o, Segment* s) noexcept {
   auto* h = s->header;
-  h->magic = wire::kMagic;
+  // magic stays 0 until create() publishes the finished header (a reader polling for the
+  // segment must not accept half of it).
   h->version = wire::kFormatVersion;
   h->header_size = wire::kHeaderSize;
   h->record_size = sizeof(wire::Record);
@@ -117,6 +118,8 @@ bool create(const Params& params, Segment* out, char* why, std::size_t why_size)
   s.header = static_cast<wire::SessionHeader*>(mem);
   describe(params, o, &s);
   s.header->state.store(static_cast<std::uint64_t>(wire::SessionState::kRunning), std::memory_order_release);
+  // Last: the header is complete (readers load magic with acquire before anything else).
+  std::atomic_ref<std::uint64_t>(s.header->magic).store(wire::kMagic, std::memory_order_release);
   if (!params.keep_name) shm_unlink(s.name);
   *out = s;
   return true;

@@ -277,8 +277,14 @@ void tick(std::uint64_t c) noexcept {
   }
 }
 
+// A stack never seen before may run code of an object loaded since the last module check
+// (a plugin loaded, used and unloaded within one millisecond): check the modules now, so a
+// reader can symbolize it. Known stacks (the common case) cost nothing more.
 std::uint32_t intern(const std::uint64_t* frames, std::uint32_t depth) noexcept {
-  return g.interner.intern(frames, depth);
+  std::uint64_t before = header()->stacks_used.load(std::memory_order_relaxed);
+  std::uint32_t id = g.interner.intern(frames, depth);
+  if (header()->stacks_used.load(std::memory_order_relaxed) != before) modules::refresh(g.modules, session_now());
+  return id;
 }
 
 std::uint32_t stack_id() noexcept {
@@ -370,6 +376,7 @@ void finish() noexcept {
   if (g.phase.load(std::memory_order_acquire) != kReady) return;
   HookGuard guard;
   std::uint64_t now = session_now();
+  modules::refresh(g.modules, now);  // objects unloaded since the last check get their time
   publish(now, true);
   wire::Record r = wire::encode_payload(Op::kEnd, 0, thread_slot(), now, 0);
   put_records(&r, 1);

@@ -53,10 +53,14 @@ inline constexpr std::uint32_t kFormatVersion = 1;
 // Ops:
 //   Alloc    a block [address, address+size) became live, allocated at `stack`.
 //   Free     the block at `address` was released (size 0: the reader knows it). With
-//            kFlagRealloc it is the old block of a realloc whose new block follows.
+//            kFlagRealloc it is the old block of a realloc whose outcome follows: the
+//            Realloc of the new block, or, if the realloc failed, an Alloc of the old block
+//            again (size: its usable size, stack: the realloc's).
 //   Realloc  the new block of a realloc (address, size, stack). If the old block was
-//            recorded, the previous record of the same reservation is its Free with
-//            kFlagRealloc; otherwise the old block was not recorded.
+//            recorded, its Free with kFlagRealloc is the previous event of the same thread
+//            slot; otherwise the old block was not recorded. The two are separate
+//            reservations (the Free goes out before the old block can be reused): records of
+//            other threads and a Time record may come between them.
 //   Ext      w0 bits 6..7: ExtKind; w1: the full 64-bit value for the next record.
 //   Time     w1: nanoseconds since SessionHeader::clock_base_ns (CLOCK_MONOTONIC). Every
 //            record until the next Time record happened at (or within 1 ms after) that
@@ -200,8 +204,11 @@ struct ModuleEntry {
 static_assert(sizeof(ModuleEntry) == 512);
 
 // ---------------------------------------------------------------------------------------
-// The header. Fixed fields are written once before the segment becomes visible; "live"
-// fields are updated by the producer while it runs (counters at most every few ms).
+// The header. Fixed fields are written once, before `magic`: the producer stores magic last
+// (release) and a reader loads it first (acquire), so magic == kMagic means every fixed field
+// is complete, and magic == 0 means the session is still being set up (its name can already be
+// visible). "Live" fields are updated by the producer while it runs (counters at most every
+// few ms).
 // ---------------------------------------------------------------------------------------
 enum class Mode : std::uint32_t { kOff = 0, kSampled = 1, kFull = 2 };
 enum class OnFull : std::uint32_t { kDrop = 0, kWait = 1 };

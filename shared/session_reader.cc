@@ -138,11 +138,13 @@ std::unique_ptr<Session> Session::open(const std::string& path_in, Access access
 
 bool Session::validate(std::string* error) {
   const wire::SessionHeader& h = *header_;
-  if (h.magic == 0) {
+  // The producer publishes magic last (release): every other field is complete once it is set.
+  std::uint64_t magic = std::atomic_ref<std::uint64_t>(header_->magic).load(std::memory_order_acquire);
+  if (magic == 0) {
     *error = "session is still being set up (try again)";
     return false;
   }
-  if (h.magic != wire::kMagic) {
+  if (magic != wire::kMagic) {
     *error = "not a heaplens session (bad magic)";
     return false;
   }
