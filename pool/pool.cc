@@ -185,12 +185,9 @@ HEAPLENS_HOT void* alloc_plain(std::size_t size) noexcept {
   bool large = is_large(size);
   std::size_t real = size + (size == 0);
   if (__builtin_expect(use_jemalloc() && !large && bytes_lent(), 1)) {
-    if (__builtin_expect(!t_sampler.tick(real), 1)) {
-      void* p = jemalloc_backend::alloc_small(real);
-      if (__builtin_expect(p != nullptr, 1)) count_alloc_lent(size, false);
-      return p;
-    }
-    if (int how = countdown_expired()) return alloc_recorded(size, 0, false, false, how);
+    int how = 0;
+    if (__builtin_expect(t_sampler.tick(real), 0) && (how = countdown_expired()) != 0)
+      return alloc_recorded(size, 0, false, false, how);
     void* p = jemalloc_backend::alloc_small(real);
     if (__builtin_expect(p != nullptr, 1)) count_alloc_lent(size, false);
     return p;
@@ -249,18 +246,32 @@ void* plain_resize(void* p, std::size_t size, bool large, bool tracked_arena,
   return q;
 }
 
-// Moves a block into or out of the tracked arena (a resize cannot promise either).
-void* move_block(void* p, std::size_t size, bool large, bool into_tracked) noexcept {
+// Copies a jemalloc block into a new block in (or out of) the tracked arena and frees the old
+// one, counting nothing; nullptr (p untouched) if the new block could not be had where wanted.
+void* relocate(void* p, std::size_t size, bool into_tracked) noexcept {
   std::size_t old_usable = jemalloc_backend::usable(p);
-  bool lent = bytes_lent();
   void* q = jemalloc_backend::alloc(size, 0, false, into_tracked);
   if (q == nullptr) return nullptr;
+  if (into_tracked && !in_tracked_range(q)) {  // the range is exhausted
+    jemalloc_backend::release(q, jemalloc_backend::usable(q));
+    return nullptr;
+  }
   std::memcpy(q, p, std::min(old_usable, size));
   if (in_tracked_range(p)) {
     jemalloc_backend::release_tracked(p);
   } else {
     jemalloc_backend::release(p, old_usable);
   }
+  return q;
+}
+
+// A resize that moves the block into or out of the tracked arena (a resize in place cannot
+// promise either), counted like any realloc.
+void* move_block(void* p, std::size_t size, bool large, bool into_tracked) noexcept {
+  std::size_t old_usable = jemalloc_backend::usable(p);
+  bool lent = bytes_lent();
+  void* q = relocate(p, size, into_tracked);
+  if (q == nullptr) return nullptr;
   if (lent) {
     count_realloc_lent(size, large);
   } else {
@@ -351,14 +362,9 @@ __attribute__((noinline)) void* adopt(void* p, void* q, std::size_t size, bool l
   Placement where = placement();
   bool recorded = true;
   if (use_jemalloc() && where == Placement::tracked_arena && !in_rec_range(q)) {
-    std::size_t usable = jemalloc_backend::usable(q);
-    void* r = jemalloc_backend::alloc(usable, 0, false, true);
-    if (r != nullptr && in_rec_range(r)) {
-      std::memcpy(r, q, std::min(usable, size));
-      jemalloc_backend::release(q, usable);
-      q = r;
+    if (void* moved = relocate(q, jemalloc_backend::usable(q), true)) {
+      q = moved;
     } else {
-      if (r != nullptr) jemalloc_backend::release_tracked(r);
       recorded = false;
     }
   } else if (where == Placement::set) {
@@ -372,9 +378,6 @@ __attribute__((noinline)) void* adopt(void* p, void* q, std::size_t size, bool l
   return q;
 }
 
-// With the recorded set, the range is everything: the set is asked in the slow path.
-inline bool maybe_recorded(const void* p) noexcept { return in_rec_range(p); }
-
 }  // namespace
 
 // A realloc ticks the sampler by its growth only, and a recorded block stays recorded: over a
@@ -384,7 +387,7 @@ inline bool maybe_recorded(const void* p) noexcept { return in_rec_range(p); }
 // by the whole new size instead would sample a string grown byte by byte quadratically often.
 void* resize(void* p, std::size_t size) noexcept {
   bool large = is_large(size);
-  bool old_maybe = maybe_recorded(p);
+  bool old_maybe = in_rec_range(p);  // with the recorded set the range is everything
   if (__builtin_expect(!old_maybe && !(large && recording()), 1)) {
     std::size_t growth = 0;
     void* q = plain_resize(p, size, large, large, recording() ? &growth : nullptr);
@@ -397,7 +400,7 @@ void* resize(void* p, std::size_t size) noexcept {
 }
 
 HEAPLENS_HOT void release(void* p) noexcept {
-  if (__builtin_expect(maybe_recorded(p), 0)) return release_recorded(p);
+  if (__builtin_expect(in_rec_range(p), 0)) return release_recorded(p);
   release_counted(p);
 }
 
