@@ -36,7 +36,7 @@ int find_own_range(dl_phdr_info* info, std::size_t, void* data) {
 
 void init() noexcept {
   Dl_info info;
-  if (dladdr(reinterpret_cast<void*>(&capture), &info) && info.dli_fbase != nullptr) {
+  if (dladdr(reinterpret_cast<void*>(&stack_id), &info) && info.dli_fbase != nullptr) {
     // dli_fbase is the load address; dlpi_addr the load bias. For a shared object they
     // coincide when its first segment has p_vaddr 0, which is how they are linked.
     dl_iterate_phdr(find_own_range, info.dli_fbase);
@@ -62,12 +62,6 @@ std::uint32_t strip_own(void* const* buffer, int n, std::uint64_t* out) noexcept
 }
 
 }  // namespace
-
-std::uint32_t capture(std::uint64_t* out) noexcept {
-  void* buffer[wire::kMaxFrames + kOwnFramesMax];
-  int n = unw_backtrace(buffer, wire::kMaxFrames + kOwnFramesMax);
-  return strip_own(buffer, n, out);
-}
 
 // noinline, with a frame pointer: the return address into our caller sits right above the
 // saved frame pointer; the cache scans from there, never through this frame's own locals
