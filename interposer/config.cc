@@ -42,7 +42,21 @@ struct Shown {
 constexpr const char* kKnown[] = {"HEAPLENS_ALLOCATOR",   "HEAPLENS_LARGE_THRESHOLD",
                                   "HEAPLENS_SUMMARY",     "HEAPLENS_MODE",
                                   "HEAPLENS_SAMPLE_INTERVAL", "HEAPLENS_ON_FULL",
-                                  "HEAPLENS_RING_SIZE",   "HEAPLENS_KEEP_SESSION"};
+                                  "HEAPLENS_RING_SIZE",   "HEAPLENS_KEEP_SESSION",
+                                  "HEAPLENS_RUN_ID"};
+
+bool parse_run_id(const char* v, std::uint64_t* out) noexcept {
+  std::uint64_t x = 0;
+  int n = 0;
+  for (; *v != '\0'; ++v, ++n) {
+    int d = (*v >= '0' && *v <= '9') ? *v - '0' : (*v >= 'a' && *v <= 'f') ? *v - 'a' + 10
+          : (*v >= 'A' && *v <= 'F') ? *v - 'A' + 10 : -1;
+    if (d < 0 || n == 16) return false;
+    x = (x << 4) | static_cast<std::uint64_t>(d);
+  }
+  *out = x;
+  return true;
+}
 
 void parse_tracker(EnvGet get, TrackerConfig* t, ConfigProblems* problems) noexcept {
   if (const char* v = get("HEAPLENS_MODE"); v != nullptr && *v != '\0') {
@@ -91,6 +105,10 @@ void parse_tracker(EnvGet get, TrackerConfig* t, ConfigProblems* problems) noexc
     if (!parse_bool(v, &t->keep_session))
       add_problem(problems, "HEAPLENS_KEEP_SESSION='{}' is not 0/1/true/false/yes/no/on/off; using 0",
                   Shown(v).text);
+  }
+  if (const char* v = get("HEAPLENS_RUN_ID"); v != nullptr && *v != '\0') {
+    if (!parse_run_id(v, &t->run_id))
+      add_problem(problems, "HEAPLENS_RUN_ID='{}' is not 1..16 hex digits; using none", Shown(v).text);
   }
 }
 

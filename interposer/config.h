@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 #include "../pool/recorder.h"
 #include "../pool/settings.h"
@@ -22,6 +23,7 @@ struct TrackerConfig {
   bool wait_when_full = false;                           // HEAPLENS_ON_FULL=wait
   std::size_t ring_bytes = kDefaultRingBytes;            // HEAPLENS_RING_SIZE (power of two)
   bool keep_session = false;                             // HEAPLENS_KEEP_SESSION
+  std::uint64_t run_id = 0;                              // HEAPLENS_RUN_ID
 };
 
 struct Config {

@@ -55,6 +55,7 @@ void describe(const Params& p, const wire::Offsets& o, Segment* s) noexcept {
   h->sample_interval = p.sample_interval;
   h->large_threshold = p.large_threshold;
   h->backend = p.backend;
+  h->run_id = p.run_id;
   ssize_t n = readlink("/proc/self/exe", h->executable, sizeof(h->executable) - 1);
   h->executable[n > 0 ? n : 0] = '\0';
   auto* base = reinterpret_cast<char*>(h);

@@ -23,6 +23,7 @@ struct Params {
   std::uint64_t sample_interval;
   std::uint64_t large_threshold;
   std::uint32_t backend;
+  std::uint64_t run_id;
   // false: the name is unlinked as soon as the segment exists (readers attach through
   // /proc/<pid>/fd), so nothing is left behind whatever happens to the process.
   bool keep_name;

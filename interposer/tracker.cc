@@ -213,6 +213,7 @@ bool ensure_session() noexcept {
   p.large_threshold = g.large_threshold;
   p.backend = g.backend;
   p.keep_name = g.config.keep_session;
+  p.run_id = g.config.run_id;
   char why[256];
   if (!session::create(p, &g.seg, why, sizeof(why))) {
     log_line("{}", why);

@@ -79,12 +79,16 @@ int countdown_expired() noexcept {
       return 2;
     case RecordMode::sampled:
       if (t_sampler.rng == 0) {
-        // A thread's first allocation: start its countdown rather than sample now (its
-        // first allocation would otherwise always be sampled).
+        // A thread's first expiry: its countdown was never drawn. Draw it now and charge it
+        // with the bytes this allocation took past zero, so the allocation is sampled with
+        // the same probability as any other (skipping it would never record a thread's
+        // first allocation, nor the first of a process after exec).
+        std::int64_t taken = t_sampler.countdown;  // <= 0
         seed_sampler();
         t_sampler.interval = g_interval;
         t_sampler.redraw();
-        return 0;
+        t_sampler.countdown += taken;
+        if (t_sampler.countdown >= 0) return 0;
       }
       t_sampler.interval = g_interval;
       t_sampler.redraw();
@@ -388,6 +392,8 @@ __attribute__((noinline)) void* adopt(void* p, void* q, std::size_t size, bool l
 void* resize(void* p, std::size_t size) noexcept {
   bool large = is_large(size);
   bool old_maybe = in_rec_range(p);  // with the recorded set the range is everything
+  // With the set, an unrecorded block must still tick the sampler by its growth below.
+  if (old_maybe && !large && placement() == Placement::set && !g_set.contains(p)) old_maybe = false;
   if (__builtin_expect(!old_maybe && !(large && recording()), 1)) {
     std::size_t growth = 0;
     void* q = plain_resize(p, size, large, large, recording() ? &growth : nullptr);

@@ -23,7 +23,7 @@
 namespace heaplens::wire {
 
 inline constexpr std::uint64_t kMagic = 0x31534e4c50414548ULL;  // bytes "HEAPLNS1" in memory
-inline constexpr std::uint32_t kFormatVersion = 1;
+inline constexpr std::uint32_t kFormatVersion = 2;  // 2: run_id
 
 // ---------------------------------------------------------------------------------------
 // The record: 16 bytes, two little-endian 64-bit words.
@@ -284,6 +284,10 @@ struct alignas(64) SessionHeader {
   std::atomic<std::uint64_t> heap_resident;
   std::atomic<std::uint64_t> heap_mapped;
   std::atomic<std::uint64_t> heap_retained;
+
+  // The run this process belongs to (fixed): HEAPLENS_RUN_ID, inherited by every child, so
+  // `heaplens run` finds the sessions of the whole process tree it started; 0 when unset.
+  std::uint64_t run_id;
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(sizeof(SessionHeader) <= kHeaderSize);

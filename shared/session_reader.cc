@@ -181,6 +181,7 @@ bool Session::validate(std::string* error) {
   info_.sample_interval = h.sample_interval;
   info_.large_threshold = h.large_threshold;
   info_.backend = h.backend;
+  info_.run_id = h.run_id;
   info_.layout = l;
   info_.segment_size = o.total;
   const char* base = static_cast<const char*>(base_);

@@ -31,6 +31,7 @@ struct SessionInfo {
   std::uint64_t sample_interval = 0;
   std::uint64_t large_threshold = 0;
   std::uint32_t backend = 0;
+  std::uint64_t run_id = 0;
   wire::Layout layout{};
   std::uint64_t segment_size = 0;
 };

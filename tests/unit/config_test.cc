@@ -127,3 +127,14 @@ TEST_CASE("hostile values are cut short and never overflow the problem table") {
   for (auto& line : p.problems) CHECK(line.size() < ConfigProblems::kLine);
   CHECK(p.problems[0].find("...") != std::string::npos);
 }
+
+TEST_CASE("HEAPLENS_RUN_ID takes 1..16 hex digits") {
+  CHECK(parse({{"HEAPLENS_RUN_ID", "1f"}}).config.tracker.run_id == 0x1f);
+  CHECK(parse({{"HEAPLENS_RUN_ID", "FFFFFFFFFFFFFFFF"}}).config.tracker.run_id == UINT64_MAX);
+  for (const char* bad : {"xyz", "12345678901234567", "-1", "0x12"}) {
+    Parsed p = parse({{"HEAPLENS_RUN_ID", bad}});
+    CHECK(p.config.tracker.run_id == 0);
+    REQUIRE(p.problems.size() == 1);
+    CHECK(p.problems[0].find("HEAPLENS_RUN_ID=") == 0);
+  }
+}
