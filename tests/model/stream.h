@@ -1,0 +1,46 @@
+// Builds synthetic record streams the way a producer writes them (shared/format.h), for
+// model tests with known answers.
+#pragma once
+
+#include <vector>
+
+#include "format.h"
+
+namespace heaplens::test {
+
+class Stream {
+ public:
+  Stream& time(std::uint64_t ns) { return payload(wire::Op::kTime, 0, 0, ns); }
+  Stream& thread(std::uint32_t slot, std::uint64_t tid) { return payload(wire::Op::kThread, 0, slot, tid); }
+  Stream& alloc(std::uint64_t addr, std::uint64_t size, std::uint32_t stack, std::uint8_t flags = 0,
+                std::uint32_t slot = 1, std::uint32_t device = 0) {
+    return event(wire::Op::kAlloc, addr, size, stack, flags, slot, device);
+  }
+  Stream& realloc_(std::uint64_t old_addr, std::uint64_t addr, std::uint64_t size, std::uint32_t stack,
+                   std::uint32_t slot = 1) {
+    event(wire::Op::kFree, old_addr, 0, 0, wire::kFlagRealloc, slot, 0);
+    return event(wire::Op::kRealloc, addr, size, stack, 0, slot, 0);
+  }
+  Stream& free_(std::uint64_t addr, std::uint32_t slot = 1) { return event(wire::Op::kFree, addr, 0, 0, 0, slot, 0); }
+  Stream& end(std::uint64_t ns) { return payload(wire::Op::kEnd, 0, 0, ns); }
+  const std::vector<wire::Record>& records() const { return r_; }
+
+ private:
+  Stream& payload(wire::Op op, std::uint8_t kind, std::uint32_t slot, std::uint64_t v) {
+    r_.push_back(wire::encode_payload(op, kind, slot, v, 0));
+    return *this;
+  }
+  Stream& event(wire::Op op, std::uint64_t addr, std::uint64_t size, std::uint32_t stack, std::uint8_t flags,
+                std::uint32_t slot, std::uint32_t device) {
+    wire::Fields f{op, flags, device, slot, stack, addr, size};
+    if (size >= wire::kSizeEscape) {
+      r_.push_back(wire::encode_payload(wire::Op::kExt, wire::kExtSize, slot, size, 0));
+      f.size = wire::kSizeEscape;
+    }
+    r_.push_back(wire::encode(f, 0));
+    return *this;
+  }
+  std::vector<wire::Record> r_;
+};
+
+}  // namespace heaplens::test
