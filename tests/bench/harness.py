@@ -640,6 +640,15 @@ def main():
         lines += ring_lines + [""]
     if lines[-1] != "":
         lines.append("")
+    # scripts/bench-cli keeps its own section in the same file: carry it over.
+    try:
+        with open(args.out, encoding="utf-8") as f:
+            old = f.read()
+        begin, end = old.find("<!-- bench-cli:begin -->"), old.find("<!-- bench-cli:end -->")
+        if 0 <= begin < end:
+            lines += [old[begin:end + len("<!-- bench-cli:end -->")], ""]
+    except OSError:
+        pass
     with open(args.out, "w") as f:
         f.write("\n".join(lines))
     print(f"\n[bench] wrote {args.out}", file=sys.stderr)

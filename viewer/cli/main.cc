@@ -1,0 +1,93 @@
+// heaplens: run a program under the interposer and record it, report on a trace, check a
+// program for leaks in CI, list live sessions. Argument parsing only; each subcommand lives
+// in its own file.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "config.h"
+
+namespace {
+
+// Sizes as the interposer reads them ("64K", "1MiB"), checked here so a typo is a usage
+// error of heaplens rather than a warning from inside the program.
+std::string check_size(const std::string& s) {
+  std::size_t v = 0;
+  if (!heaplens::parse_size(s.c_str(), &v) || v == 0) return "'" + s + "' is not a size (e.g. 4096, 64K, 512KiB, 1M)";
+  return {};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace heaplens::cli;
+  CLI::App app{"heaplens: live allocation profiler (run, record, report, check, ls)", "heaplens"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "heaplens 0.1.0");
+
+  RunArgs run;
+  auto* run_cmd = app.add_subcommand("run", "run PROG under heaplens and record it (and its children) into a trace");
+  run_cmd->add_option("-o,--output", run.output, "trace file (default: heaplens-PROG.PID.trace)");
+  run_cmd->add_option("--mode", run.mode, "sampled (default), full or off")->check(CLI::IsMember({"sampled", "full", "off"}));
+  run_cmd->add_option("--sample-interval", run.sample_interval, "mean bytes between samples (default 512KiB)")->check(check_size);
+  run_cmd->add_flag("-q,--quiet", run.quiet, "no summary on stderr");
+  run_cmd->add_option("command", run.argv, "PROG ARGS... (after --)")->required();
+
+  RecordArgs rec;
+  auto* rec_cmd = app.add_subcommand("record", "record an already running traced process until it exits (^C stops)");
+  rec_cmd->add_option("target", rec.target, "pid, session name (/heaplens-...) or segment path")->required();
+  rec_cmd->add_option("-o,--output", rec.output, "trace file (default: heaplens-PROG.PID.trace)");
+
+  ReportArgs rep;
+  auto* rep_cmd = app.add_subcommand("report", "print peaks, leaks and top allocation sites of a trace");
+  rep_cmd->add_option("trace", rep.trace, "trace file written by run, record or check")->required();
+  rep_cmd->add_option("--format", rep.format, "text (default) or json")->check(CLI::IsMember({"text", "json"}));
+  rep_cmd->add_option("--top", rep.top, "rows per table (default 10)")->check(CLI::Range(1, 100000));
+  rep_cmd->add_option("--suppressions", rep.suppressions, "LSan-style suppressions for the leak list");
+
+  CheckArgs chk;
+  auto* chk_cmd = app.add_subcommand("check", "run PROG in full, lossless mode and fail when it leaks (exit 23)");
+  auto* max_bytes = chk_cmd->add_option("--max-leaked-bytes", chk.max_bytes,
+                                        "leaked bytes allowed (default 0; unlimited if only --max-leaked-blocks is given)");
+  auto* max_blocks = chk_cmd->add_option("--max-leaked-blocks", chk.max_blocks,
+                                         "leaked blocks allowed (default 0; unlimited if only --max-leaked-bytes is given)");
+  chk_cmd->add_option("--suppressions", chk.suppressions, "file of leak:PATTERN lines (repeatable)");
+  chk_cmd->add_flag("!--no-default-suppressions", chk.default_suppressions,
+                    "do not suppress the C/C++ runtime's own allocations that live until exit");
+  chk_cmd->add_option("--junit", chk.junit, "write a JUnit XML report (one testcase per leak site)");
+  chk_cmd->add_option("--json", chk.json, "write the report as JSON");
+  chk_cmd->add_option("--error-exitcode", chk.error_exitcode, "exit status when leaks exceed the limits (default 23)")
+      ->check(CLI::Range(1, 255));
+  chk_cmd->add_option("-o,--output", chk.output, "keep the trace in this file (default: a temporary file, removed)");
+  chk_cmd->add_option("command", chk.argv, "PROG ARGS... (after --)")->required();
+
+  bool keep_stale = false;
+  auto* ls_cmd = app.add_subcommand("ls", "list this user's live sessions; remove stale ones");
+  ls_cmd->add_flag("--keep-stale", keep_stale, "report stale sessions without removing them");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // One line, then where to look: CLI11's own output is several lines long.
+    fmt::print(stderr, "heaplens: {} (see heaplens --help)\n", e.what());
+    return kExitUsage;
+  }
+
+  if (*run_cmd) return run_command(run);
+  if (*rec_cmd) return record_command(rec);
+  if (*rep_cmd) return report_command(rep);
+  if (*chk_cmd) {
+    // One limit alone is the limit: the other one must not fail the check at 0.
+    if (max_bytes->count() > 0 && max_blocks->count() == 0) chk.max_blocks = UINT64_MAX;
+    if (max_blocks->count() > 0 && max_bytes->count() == 0) chk.max_bytes = UINT64_MAX;
+    return check_command(chk);
+  }
+  if (*ls_cmd) return ls_command(!keep_stale);
+  return kExitUsage;
+}

@@ -1,0 +1,32 @@
+// The report's renderings: readable text (report, check's stderr, run's summary), JSON for
+// tools, and JUnit XML for CI systems (one testcase per leak site).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "report.h"
+
+namespace heaplens::cli {
+
+struct CheckVerdict {
+  std::uint64_t max_bytes = 0, max_blocks = 0;
+  enum class Kind { kClean, kLeaks, kProgramFailed } kind = Kind::kClean;
+  int exit_code = 0;
+};
+const char* to_string(CheckVerdict::Kind k);
+
+void render_text(const model::Report& r, const model::ReportOptions& o, std::FILE* out);
+// The leak part only (check's stderr), ending with the verdict.
+void render_check_text(const model::Report& r, const CheckVerdict& v, std::FILE* out);
+// One line per process image (run's summary).
+void render_summary(const model::Report& r, std::FILE* out);
+
+std::string render_json(const model::Report& r, const model::ReportOptions& o, const CheckVerdict* v);
+std::string render_junit(const model::Report& r, const CheckVerdict& v, double seconds);
+
+// "exited with 3", "killed by signal 9 (Killed)".
+std::string describe_status(int wait_status);
+
+}  // namespace heaplens::cli
