@@ -390,13 +390,26 @@ std::size_t sweep_stale(std::uint32_t uid) {
   std::size_t removed = 0;
   for (const SessionEntry& e : list_sessions(uid)) {
     if (!e.named || e.alive) continue;
+    // Young segments are left alone: one whose producer is still setting it up (its lock
+    // not yet taken), or one that `heaplens run` has not yet found (it looks every few ms).
+    constexpr std::uint64_t kMinAgeNs = 2'000'000'000ULL;
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    std::uint64_t now_ns = static_cast<std::uint64_t>(now.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(now.tv_nsec);
     std::string error;
     auto s = Session::open(e.path, Access::kObserve, &error);
     if (s) {
+      if (now_ns - s->info().start_realtime_ns < kMinAgeNs) continue;
       std::uint64_t consumer = s->consumer_pid();
       if (consumer != 0 && consumer != static_cast<std::uint64_t>(getpid()) &&
           process_alive(static_cast<std::int64_t>(consumer)))
         continue;  // someone is still reading it
+    } else {
+      struct stat st{};
+      if (::stat(e.path.c_str(), &st) != 0) continue;
+      std::uint64_t changed = static_cast<std::uint64_t>(st.st_ctim.tv_sec) * 1000000000ULL +
+                              static_cast<std::uint64_t>(st.st_ctim.tv_nsec);
+      if (now_ns - changed < kMinAgeNs) continue;
     }
     if (::unlink(e.path.c_str()) == 0) ++removed;
   }
