@@ -1,5 +1,6 @@
 // A program for the CLI tests: runs its arguments as a little script, in order.
-//   marker PATH    create PATH (proves the program ran)
+//   marker PATH    create PATH holding the pid (proves the program ran)
+//   print TEXT     write TEXT and a newline to stdout
 //   leak N SIZE    leak N blocks of SIZE bytes from leak_site()
 //   echo           copy stdin to stdout
 //   sleep MS       sleep
@@ -21,7 +22,13 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "marker") && i + 1 < argc) {
       FILE *f = fopen(argv[++i], "w");
-      if (f) fclose(f);
+      if (f) {
+        fprintf(f, "%d\n", (int)getpid());
+        fclose(f);
+      }
+    } else if (!strcmp(argv[i], "print") && i + 1 < argc) {
+      puts(argv[++i]);
+      fflush(stdout);
     } else if (!strcmp(argv[i], "leak") && i + 2 < argc) {
       int n = atoi(argv[i + 1]);
       size_t size = (size_t)atol(argv[i + 2]);

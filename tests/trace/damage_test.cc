@@ -122,7 +122,8 @@ TEST_CASE("a trace cut at every byte reads up to its last whole block", "[trace]
     REQUIRE(r.status == Status::kTruncated);
     std::size_t whole = 0;
     while (whole < t.block_end.size() && t.block_end[whole] <= len) ++whole;
-    if (len >= kFileHeaderBytes) CHECK_THAT(r.message, Catch::Contains(fmt::format("after {} blocks", whole)));
+    if (len >= kFileHeaderBytes)
+      CHECK_THAT(r.message, Catch::Contains(fmt::format("after {} block{}", whole, whole == 1 ? "," : "s")));
     CHECK(r.blocks == whole);
     std::size_t items = whole == 0 ? 0 : t.items_through[whole - 1];
     REQUIRE(got.items.size() == items);

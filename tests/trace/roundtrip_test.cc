@@ -381,7 +381,7 @@ TEST_CASE("a trace can be read while its writer is open, up to its last flush", 
     ReadResult r = read(path, &got);
     CHECK(r.status == ReadResult::Status::kTruncated);
     CHECK(r.blocks == 1);
-    CHECK_THAT(r.message, Catch::Contains("ends early after 1 blocks") && Catch::Contains("End chunk") &&
+    CHECK_THAT(r.message, Catch::Contains("ends early after 1 block,") && Catch::Contains("End chunk") &&
                               Catch::Contains(path));
     CHECK(test::one_line(r.message));
     CHECK(got.items.size() == ref.items.size() - 1);

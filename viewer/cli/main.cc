@@ -2,6 +2,8 @@
 // program for leaks in CI, list live sessions. Argument parsing only; each subcommand lives
 // in its own file.
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <cstdlib>
 #include <fmt/format.h>
 
 #include "commands.h"
@@ -14,6 +16,17 @@ namespace {
 std::string check_size(const std::string& s) {
   std::size_t v = 0;
   if (!heaplens::parse_size(s.c_str(), &v) || v == 0) return "'" + s + "' is not a size (e.g. 4096, 64K, 512KiB, 1M)";
+  return {};
+}
+
+// CLI11 reads "-1" into a uint64_t as 2^64-1, which would let every leak pass a check: only
+// plain decimal digits that fit are limits.
+std::string check_count(const std::string& s) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos)
+    return "'" + s + "' is not a non-negative whole number";
+  errno = 0;
+  (void)std::strtoull(s.c_str(), nullptr, 10);
+  if (errno == ERANGE) return "'" + s + "' is too large";
   return {};
 }
 
@@ -48,9 +61,11 @@ int main(int argc, char** argv) {
   CheckArgs chk;
   auto* chk_cmd = app.add_subcommand("check", "run PROG in full, lossless mode and fail when it leaks (exit 23)");
   auto* max_bytes = chk_cmd->add_option("--max-leaked-bytes", chk.max_bytes,
-                                        "leaked bytes allowed (default 0; unlimited if only --max-leaked-blocks is given)");
+                                        "leaked bytes allowed (default 0; unlimited if only --max-leaked-blocks is given)")
+                        ->check(check_count);
   auto* max_blocks = chk_cmd->add_option("--max-leaked-blocks", chk.max_blocks,
-                                         "leaked blocks allowed (default 0; unlimited if only --max-leaked-bytes is given)");
+                                         "leaked blocks allowed (default 0; unlimited if only --max-leaked-bytes is given)")
+                         ->check(check_count);
   chk_cmd->add_option("--suppressions", chk.suppressions, "file of leak:PATTERN lines (repeatable)");
   chk_cmd->add_flag("!--no-default-suppressions", chk.default_suppressions,
                     "do not suppress the C/C++ runtime's own allocations that live until exit");

@@ -184,8 +184,8 @@ bool Reader::decompress_frame(std::size_t* size) {
       if (!refill(&got)) return false;
       if (got == 0)
         return stop(ReadResult::Status::kTruncated,
-                    fmt::format("{}: trace ends early after {} blocks, inside block {} (its writer was stopped)",
-                                path_, result_.blocks, result_.blocks + 1));
+                    fmt::format("{}: trace ends early after {} block{}, inside block {} (its writer was stopped)",
+                                path_, result_.blocks, result_.blocks == 1 ? "" : "s", result_.blocks + 1));
       continue;
     }
     // zstd stops only when it finished, or needs input or room; anything else must not spin.
@@ -330,8 +330,8 @@ ReadResult Reader::run() {
       if (!refill(&got)) return result_;
       if (got == 0) {
         stop(ReadResult::Status::kTruncated,
-             fmt::format("{}: trace ends early after {} blocks, without its End chunk (its writer was stopped)",
-                         path_, result_.blocks));
+             fmt::format("{}: trace ends early after {} block{}, without its End chunk (its writer was stopped)",
+                         path_, result_.blocks, result_.blocks == 1 ? "" : "s"));
         return result_;
       }
     }
