@@ -303,6 +303,11 @@ std::vector<Module> Session::modules() const {
   return out;
 }
 
+std::uint64_t Session::active_consumer_pid() const {
+  std::uint64_t pid = consumer_pid();
+  return pid != 0 && process_alive(static_cast<std::int64_t>(pid)) ? pid : 0;
+}
+
 bool Session::unlink_name() {
   if (shm_path_.empty()) return false;
   bool ok = ::unlink(shm_path_.c_str()) == 0;

@@ -93,6 +93,8 @@ class Session {
   std::uint64_t torn() const { return torn_; }
   // Process id of the process draining the session (0: none).
   std::uint64_t consumer_pid() const { return header_->consumer_pid.load(std::memory_order_acquire); }
+  // The same, but 0 when that process is gone (its claim is stale: a drain may take over).
+  std::uint64_t active_consumer_pid() const;
   // Removes the session's name (if it has one); the mapping stays valid.
   bool unlink_name();
 

@@ -31,7 +31,13 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+import peers  # noqa: E402
+
 FIELD_SEP = "\x1f"
+REDUCED_SEP = "@@reduced@@"
+EXEC_HELPER = None  # --exec-helper: tests/bench/bench_exec (set in main)
 
 # Targets (the tracker issue). Ratios are of median wall times; "median" is the median across
 # workloads of the per-workload ratio.
@@ -51,16 +57,36 @@ class Workload:
         while rest and "=" in rest[0] and not rest[0].startswith("/"):
             key, value = rest.pop(0).split("=", 1)
             self.env[key] = value
-        self.argv = rest
+        # "@@reduced@@" splits the command from the reduced-input command that the slow peer
+        # tools (valgrind) run instead, with a native baseline of their own.
+        if REDUCED_SEP in rest:
+            i = rest.index(REDUCED_SEP)
+            self.argv, self.reduced_argv = rest[:i], rest[i + 1:]
+        else:
+            self.argv, self.reduced_argv = rest, None
         if not self.argv:
             raise SystemExit(f"harness: workload {self.name} has no command")
         self.expected_stdout = None
+        self.expected_reduced_stdout = None
+
+    def argv_for(self, config):
+        return self.reduced_argv if config.reduced and self.reduced_argv else self.argv
 
 
 class Config:
     def __init__(self, name, preload):
         self.name, self.preload = name, preload
         self.env = {}  # set for this configuration's runs, over the inherited environment
+        self.kind = None  # a peer tool (peers.KINDS), or None: a preload configuration
+        self.reduced = False  # runs the workloads' reduced input (valgrind; and native-reduced)
+        self.max_rounds = None  # measured rounds this configuration takes part in (None: all)
+        self.unavailable = None  # why this tool cannot run here (then it is skipped, and said so)
+        self.skip_warmup = False
+
+    @property
+    def baseline(self):
+        """The configuration its paired ratios are taken against."""
+        return "native-reduced" if self.reduced and self.name != "native-reduced" else "native"
 
     @property
     def interval(self):
@@ -89,6 +115,22 @@ def parse_args():
     ap.add_argument("--smoke", action="store_true",
                     help="the workloads ran at smoke-test sizes: say so, judge nothing")
     ap.add_argument("--note", action="append", default=[], help="extra line for the report")
+    ap.add_argument("--tool", action="append", default=[], metavar="NAME=KIND",
+                    help="a peer tool configuration (KIND: " + ", ".join(peers.KINDS) + ")")
+    ap.add_argument("--heaplens-cli", help="the heaplens command (for KIND heaplens-run)")
+    ap.add_argument("--jemalloc", help="libjemalloc.so.2 (for KIND jeprof)")
+    ap.add_argument("--valgrind-rounds", type=int, default=None,
+                    help="measured rounds of the valgrind tools (default: all)")
+    ap.add_argument("--heaptrack-rounds", type=int, default=None,
+                    help="measured rounds of heaptrack (default: all, and the warm-up; "
+                    "when given: these, no warm-up)")
+    ap.add_argument("--require-tools", action="store_true",
+                    help="fail if a peer tool is missing instead of leaving its column empty")
+    ap.add_argument("--figures-out", help="JSON file: every run's timings and tool figures")
+    ap.add_argument("--plot", help="PNG to write: slowdown per workload per tool (gnuplot)")
+    ap.add_argument("--exec-helper", help="tests/bench/bench_exec: the launcher that measures each "
+                    "run's rusage (peak RSS) without the harness's own image in it")
+    ap.add_argument("--plot-ref", help="how the report links the PNG (default: its file name)")
     return ap.parse_args()
 
 
@@ -98,14 +140,27 @@ def base_env():
     return env
 
 
-def run_once(work, config, tmp_root, env0):
-    """One timed run; returns (wall_s, cpu_s)."""
+def run_once(work, config, tmp_root, env0, tools_args=None):
+    """One timed run; returns {wall, cpu, maxrss_kib, figures}."""
     rundir = tempfile.mkdtemp(prefix="run.", dir=tmp_root)
+    outdir = os.path.join(rundir, ".tool-out")
+    os.mkdir(outdir)
     env = dict(env0)
     env.update(config.env)
     env.update(work.env)
     if config.preload:
         env["LD_PRELOAD"] = config.preload
+    prefix = []
+    if config.kind:
+        prefix, extra = peers.wrap(config.kind, outdir, **(tools_args or {}))
+        env.update(extra)
+    argv = prefix + work.argv_for(config)
+    ru_path = os.path.join(rundir, ".rusage")
+    if EXEC_HELPER:
+        # The launcher measures the program's own tree (see tests/bench/bench_exec.c) and sets
+        # LD_PRELOAD only for it.
+        preload = env.pop("LD_PRELOAD", None)
+        argv = [EXEC_HELPER, ru_path] + (["-p", preload] if preload else []) + argv
     out_path = os.path.join(rundir, ".stdout")
     err_path = os.path.join(rundir, ".stderr")
     out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
@@ -113,14 +168,16 @@ def run_once(work, config, tmp_root, env0):
     cwd = os.getcwd()
     os.chdir(rundir)  # posix_spawn has no chdir action before Python 3.13 on all libcs
     try:
-        exe = work.argv[0] if "/" in work.argv[0] else shutil.which(work.argv[0], path=env.get("PATH"))
+        exe = argv[0] if "/" in argv[0] else shutil.which(argv[0], path=env.get("PATH"))
         if exe is None:
-            raise SystemExit(f"harness: {work.argv[0]}: not found")
+            raise SystemExit(f"harness: {argv[0]}: not found")
         start = time.perf_counter_ns()
-        pid = os.posix_spawn(exe, work.argv, env,
+        pid = os.posix_spawn(exe, argv, env,
                              file_actions=[(os.POSIX_SPAWN_DUP2, out_fd, 1),
                                            (os.POSIX_SPAWN_DUP2, err_fd, 2),
                                            (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0)])
+        # wait4's rusage covers the child and every descendant it waited for: user+sys is the
+        # whole tree's; ru_maxrss is the largest resident set of any one process of the tree.
         _, status, ru = os.wait4(pid, 0)
         wall = (time.perf_counter_ns() - start) / 1e9
     finally:
@@ -131,20 +188,30 @@ def run_once(work, config, tmp_root, env0):
         stdout = f.read()
     with open(err_path, encoding="utf-8", errors="replace") as f:
         stderr = f.read()
-    shutil.rmtree(rundir, ignore_errors=True)
     code = os.waitstatus_to_exitcode(status)
+    maxrss, cpu = ru.ru_maxrss, ru.ru_utime + ru.ru_stime
+    if EXEC_HELPER and code == 0:
+        with open(ru_path) as f:
+            fields = f.read().split()
+        maxrss, cpu = int(fields[0]), float(fields[1]) + float(fields[2])
     settings = " ".join(f"{k}={v}" for k, v in config.env.items())
     what = (f"{work.name} under {config.name} ("
             + (f"LD_PRELOAD={config.preload}" if config.preload else "no preload")
-            + (f" {settings}" if settings else "") + ")")
+            + (f" {settings}" if settings else "") + (f" via {' '.join(prefix)}" if prefix else "") + ")")
     if code != 0:
+        shutil.rmtree(rundir, ignore_errors=True)
         sys.exit(f"harness: {what} exited with {code}\n{stderr[-4000:]}")
-    if work.expected_stdout is None:
-        work.expected_stdout = stdout
-    elif stdout != work.expected_stdout:
+    figures = peers.extract(config.kind, outdir, stdout, stderr) if config.kind else {}
+    figures.pop("file", None)  # (the accuracy tables replay heaptrack's file in runs of their own)
+    shutil.rmtree(rundir, ignore_errors=True)
+    stdout = peers.program_stdout(config.kind, stdout)
+    attr = "expected_reduced_stdout" if config.reduced and work.reduced_argv else "expected_stdout"
+    if getattr(work, attr) is None:
+        setattr(work, attr, stdout)
+    elif stdout != getattr(work, attr):
         sys.exit(f"harness: {what} printed something else than its first run:\n"
-                 f"--- first run\n{work.expected_stdout[-2000:]}\n--- this run\n{stdout[-2000:]}")
-    return wall, ru.ru_utime + ru.ru_stime
+                 f"--- first run\n{getattr(work, attr)[-2000:]}\n--- this run\n{stdout[-2000:]}")
+    return {"wall": wall, "cpu": cpu, "maxrss_kib": maxrss, "figures": figures}
 
 
 def machine_info():
@@ -291,10 +358,179 @@ def ring_table(results):
     return table(["benchmark", "setup", "time", "rate", "target"], rows, "llrrl"), verdicts
 
 
+# --- peers -----------------------------------------------------------------------------------
+
+T_HEAPTRACK_OVER_FULL = 3.0  # heaptrack / heaplens full mode (recording): at least this
+
+PEER_COLUMNS = ["jemalloc", "heaplens-off", "heaplens", "heaplens-full", "heaplens-run", "jeprof",
+                "heaptrack", "memcheck", "massif"]
+
+
+def peer_report(workloads, by_name, runs, smoke):
+    """Tables of the side-by-side comparison; returns (markdown lines, verdict rows, plot data)."""
+
+    def base_name(w, c):
+        return "native-reduced" if by_name[c].reduced and w.reduced_argv else "native"
+
+    def paired(w, c):
+        base = {r["round"]: r for r in runs[(w.name, base_name(w, c))]}
+        return [r["wall"] / base[r["round"]]["wall"] for r in runs[(w.name, c)] if r["round"] in base]
+
+    def med_of(w, c, key):
+        vals = [r[key] for r in runs.get((w.name, c), [])]
+        return statistics.median(vals) if vals else None
+
+    cols = [c for c in PEER_COLUMNS if c in by_name]
+    reduced_cols = [c for c in cols if by_name[c].reduced]
+    ratio = {}
+    for w in workloads:
+        for c in cols:
+            p = paired(w, c)
+            ratio[(w.name, c)] = (statistics.median(p), min(p), max(p), len(p)) if p else None
+
+    def cell(w, c):
+        r = ratio[(w.name, c)]
+        if by_name[c].unavailable:
+            return "not installed"
+        if r is None:
+            return "-"
+        m, lo, hi, n = r
+        text = f"{m:.2f}" if m < 10 else f"{m:.1f}"
+        if n > 1:
+            text += f" ({lo:.2f}-{hi:.2f})" if hi < 10 else f" ({lo:.1f}-{hi:.1f})"
+        if c in reduced_cols and w.reduced_argv:
+            text += " †"
+        return text
+
+    head = ["workload", "native s"] + [f"{c}" for c in cols]
+    rows = [[w.name, f"{med_of(w, 'native', 'wall'):.3f}"] + [cell(w, c) for c in cols] for w in workloads]
+    lines = ["### Slowdown: wall time / native", "",
+             "Median over the rounds of the ratio of each run to the native run of the same round and",
+             "workload (pair by pair, adjacent in time), with the smallest and largest paired ratio in",
+             "parentheses. † = on the workload's reduced input (see Workloads), against a native run of",
+             "that reduced input in the same round. *heaplens-full* is the preload alone in full mode",
+             "(records dropped: nobody reads); *heaplens-run* is `heaplens run --mode full`, which",
+             "records everything into a trace (no record dropped) — the like-for-like peer of heaptrack.",
+             ""]
+    lines += table(head, rows, "lr" + "r" * len(cols))
+
+    # Targets per workload.
+    verdicts = []
+    trows = []
+    for w in workloads:
+        d = ratio.get((w.name, "heaplens"))
+        run_full = ratio.get((w.name, "heaplens-run"))
+        pre_full = ratio.get((w.name, "heaplens-full"))
+        ht = ratio.get((w.name, "heaptrack"))
+        if d is None:
+            dv = "-"
+        elif smoke:
+            dv = "not judged"
+        else:
+            dv = "met" if d[0] <= 1.05 else ("missed (<= 1.10)" if d[0] <= 1.10 else "MISSED (> 1.10)")
+        vs = ht[0] / run_full[0] if ht and run_full else None
+        vs_pre = ht[0] / pre_full[0] if ht and pre_full else None
+        hv = "-" if vs is None else "not judged" if smoke else ("met" if vs >= T_HEAPTRACK_OVER_FULL else "MISSED")
+        trows.append([w.name, f"{d[0]:.3f}" if d else "-", dv,
+                      f"{vs:.2f}" if vs else "-", hv, f"{vs_pre:.2f}" if vs_pre else "-"])
+        verdicts.append((w.name, d[0] if d else None, dv, vs, hv))
+    lines += ["", "### Targets per workload", "",
+              "heaplens (default) / native <= 1.05 for every workload (none above 1.10); heaplens full",
+              "at least 3x faster than heaptrack, judged on `heaplens run --mode full` (recording, like",
+              "heaptrack). The last column is heaptrack against the full-mode preload without a reader.",
+              ""]
+    lines += table(["workload", "heaplens / native", "<= 1.05", "heaptrack / heaplens-run", ">= 3x",
+                    "heaptrack / heaplens-full (no reader)"], trows, "lrlrlr")
+
+    # Peak RSS.
+    rss_cols = ["native"] + [c for c in ("jemalloc", "heaplens", "heaplens-full", "heaplens-run", "jeprof",
+                                         "heaptrack", "native-reduced", "memcheck", "massif") if c in by_name]
+    rss_rows = []
+    for w in workloads:
+        row = [w.name]
+        for c in rss_cols:
+            v = med_of(w, c, "maxrss_kib")
+            row.append(f"{v / 1024:.1f}" if v else "-")
+        rss_rows.append(row)
+    lines += ["", "### Peak RSS (MiB)", "",
+              "Median over the runs of wait4's `ru_maxrss` for the process the harness starts: the",
+              "largest resident set of any single process of its tree (the program and every",
+              "descendant that was waited for), not the sum over the tree. For heaptrack that is the",
+              "largest of its shell script, the program (with libheaptrack_preload.so) and",
+              "heaptrack_interpret; for valgrind the program runs inside valgrind's own process (its",
+              "shadow memory included); for `heaplens run` the largest of the heaplens command (the",
+              "reader and trace writer) and the program. native-reduced is native on the reduced",
+              "input that memcheck and massif run.", ""]
+    lines += table(["workload"] + rss_cols, rss_rows, "l" + "r" * len(rss_cols))
+
+    # Trace size per event and the tool's own reported overhead.
+    def first_fig(w, c):
+        rs = runs.get((w.name, c), [])
+        return rs[0]["figures"] if rs else {}
+
+    trows = []
+    for w in workloads:
+        hl, ht = first_fig(w, "heaplens-run"), first_fig(w, "heaptrack")
+        row = [w.name]
+        if hl.get("events"):
+            row += [f"{hl['trace_bytes'] / 1e6:.2f}", f"{hl['events']:,}",
+                    f"{hl['trace_bytes'] / hl['events']:.2f}"]
+        else:
+            row += ["-", "-", "-"]
+        if ht.get("allocations"):
+            row += [f"{ht['trace_bytes'] / 1e6:.2f}", f"{ht['allocations']:,}",
+                    f"{ht['trace_bytes'] / ht['allocations']:.2f}"]
+        else:
+            row += ["-", "-", "-"]
+        ms, jp = first_fig(w, "massif"), first_fig(w, "jeprof")
+        row.append(f"{ms['trace_bytes'] / 1e3:.0f}" if ms.get("trace_bytes") else "-")
+        row.append(f"{jp['trace_bytes'] / 1e3:.0f}" if jp.get("trace_bytes") else "-")
+        trows.append(row)
+    lines += ["", "### Output size per recorded event", "",
+              "From the first measured run of each tool. heaplens: the trace file of `heaplens run",
+              "--mode full` over its records (one per allocation and one per free, with stacks,",
+              "modules and symbols in the same file); heaptrack: its `.zst` file over the allocations",
+              "its own stats count (the file also holds every free). massif and jemalloc's profiler",
+              "write snapshots, not events: their file sizes are given for scale.", ""]
+    lines += table(["workload", "heaplens trace MB", "records", "B / record", "heaptrack file MB",
+                    "allocations", "B / allocation", "massif out kB", "jeprof dumps kB"], trows, "lrrrrrrrr")
+
+    orows = []
+    for w in workloads:
+        hl = [r for r in runs.get((w.name, "heaplens-run"), []) if "reported_overhead_pct" in r["figures"]]
+        if not hl:
+            continue
+        reported = statistics.median(r["figures"]["reported_overhead_pct"] for r in hl)
+        cpu_run, cpu_nat = med_of(w, "heaplens-run", "cpu"), med_of(w, "native", "cpu")
+        measured = (cpu_run - cpu_nat) / cpu_run * 100 if cpu_run else None
+        wall_extra = (ratio[(w.name, "heaplens-run")][0] - 1) * 100 if ratio.get((w.name, "heaplens-run")) else None
+        dropped = max(r["figures"].get("dropped", 0) for r in hl)
+        orows.append([w.name, f"{reported:.1f} %", f"{measured:.1f} %" if measured is not None else "-",
+                      f"{wall_extra:+.0f} %" if wall_extra is not None else "-", str(dropped)])
+    if orows:
+        lines += ["", "### The tool's own reported overhead beside the measured one", "",
+                  "heaplens reports its tracking overhead in the `heaplens run` summary (\"tracking",
+                  "overhead N% of CPU\": the session's tracker time over the process's CPU time; the",
+                  "tracker time is an estimate: one tracked call in so many is timed with the cycle",
+                  "counter, in wall-clock cycles, and scaled up; median over the runs, the largest",
+                  "process of the run). *measured* is (CPU of the `heaplens run --mode full` runs - CPU",
+                  "of the native runs) / CPU of the heaplens runs, medians, whole process tree (so it",
+                  "also counts the reader and trace writer, which the reported figure leaves out). The",
+                  "wall-time column is the paired slowdown above. heaptrack, valgrind and jemalloc's",
+                  "profiler report no overhead figure of their own.", ""]
+        lines += table(["workload", "reported by heaplens", "measured CPU share",
+                        "measured wall-time extra", "records dropped"], orows, "lrrrr")
+
+    plot_ratios = {(w, c): v[0] for (w, c), v in ratio.items() if v}
+    return lines, verdicts, (cols, plot_ratios)
+
+
 # --- report ----------------------------------------------------------------------------------
 
 def main():
+    global EXEC_HELPER
     args = parse_args()
+    EXEC_HELPER = args.exec_helper
     configs = []
     for c in args.config:
         name, _, preload = c.partition("=")
@@ -313,6 +549,41 @@ def main():
     with open(args.workloads) as f:
         workloads = [Workload(line) for line in f if line.strip()]
     names = [c.name for c in configs]
+
+    # Peer tools: their own configurations, after the preload ones (the tables above them
+    # only ever look at the preload configurations).
+    tools_args = {"heaplens_cli": args.heaplens_cli, "jemalloc": args.jemalloc}
+    tool_configs = []
+    for t in args.tool:
+        name, _, kind = t.partition("=")
+        if kind not in peers.KINDS or name in by_name:
+            sys.exit(f"harness: --tool {t}: expected NAME=KIND, a new NAME, KIND one of {', '.join(peers.KINDS)}")
+        c = Config(name, "")
+        c.kind = kind
+        c.unavailable = peers.check_available(kind, **tools_args)
+        if c.unavailable:
+            if args.require_tools:
+                sys.exit(f"harness: --tool {name}: {c.unavailable}")
+            print(f"[bench] {name}: {c.unavailable}: its column stays empty", file=sys.stderr)
+        if kind in peers.VALGRIND_KINDS:
+            c.reduced = True
+            c.max_rounds = args.valgrind_rounds
+            c.skip_warmup = True
+        if kind == "heaptrack" and args.heaptrack_rounds is not None:
+            c.max_rounds = args.heaptrack_rounds
+            c.skip_warmup = True
+        tool_configs.append(c)
+        by_name[name] = c
+    if any(c.reduced for c in tool_configs) and any(w.reduced_argv for w in workloads):
+        c = Config("native-reduced", "")
+        c.reduced = True
+        c.max_rounds = args.valgrind_rounds
+        c.skip_warmup = True
+        tool_configs.append(c)
+        by_name[c.name] = c
+    run_configs = configs + [c for c in tool_configs if not c.unavailable]
+    all_names = names + [c.name for c in tool_configs]
+    runs = {(w.name, c): [] for w in workloads for c in all_names}  # per measured round: a dict or None
     has_off, has_full = "heaplens-off" in by_name, "heaplens-full" in by_name
     interval_configs = sorted((c for c in configs if c.interval),
                               key=lambda c: parse_size(c.interval) or 0)
@@ -332,17 +603,26 @@ def main():
         total = args.warmup + args.rounds
         for rnd in range(total):
             measured = rnd >= args.warmup
-            label = f"round {rnd - args.warmup + 1}/{args.rounds}" if measured else f"warm-up {rnd + 1}/{args.warmup}"
-            k = rnd % len(configs)
-            order = configs[k:] + configs[:k]
+            mrnd = rnd - args.warmup
+            label = f"round {mrnd + 1}/{args.rounds}" if measured else f"warm-up {rnd + 1}/{args.warmup}"
+            k = rnd % len(run_configs)
+            order = run_configs[k:] + run_configs[:k]
             for w in workloads:
                 for c in order:
-                    ws, cs = run_once(w, c, tmp_root, env0)
+                    if c.name == "native-reduced" and not w.reduced_argv:
+                        continue  # the valgrind tools run the full input: native is their baseline
+                    if c.skip_warmup and not measured:
+                        continue  # valgrind (and heaptrack in --quick): no warm-up (too slow to waste)
+                    if c.max_rounds is not None and measured and mrnd >= c.max_rounds:
+                        continue
+                    r = run_once(w, c, tmp_root, env0, tools_args)
                     if measured:
-                        wall[(w.name, c.name)].append(ws)
-                        cpu[(w.name, c.name)].append(cs)
-            print(f"[bench] {label} done ({' '.join(c.name for c in order)}), "
-                  f"{time.time() - started:.0f} s elapsed", file=sys.stderr, flush=True)
+                        r["round"] = mrnd
+                        runs[(w.name, c.name)].append(r)
+                        if c.name in names:
+                            wall[(w.name, c.name)].append(r["wall"])
+                            cpu[(w.name, c.name)].append(r["cpu"])
+            print(f"[bench] {label} done, {time.time() - started:.0f} s elapsed", file=sys.stderr, flush=True)
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
     elapsed = time.time() - started
@@ -496,6 +776,42 @@ def main():
     print()
     print(verdict)
 
+    peer_lines, peer_verdicts, (plot_cols, plot_ratios) = peer_report(workloads, by_name, runs, args.smoke)
+    if args.smoke:
+        # The smoke test: every tool ran and produced what the tables read (timings are not judged).
+        need = {"heaplens-run": ("events", "trace_bytes"), "heaptrack": ("allocations", "trace_bytes"),
+                "memcheck": ("allocations", "leak"), "massif": ("peak", "trace_bytes"),
+                "jeprof": ("leak", "trace_bytes")}
+        missing = []
+        for c in tool_configs:
+            if c.kind is None or c.unavailable:
+                continue
+            for w in workloads:
+                rs = runs[(w.name, c.name)]
+                if not rs:
+                    missing.append(f"{w.name} under {c.name}: no run")
+                    continue
+                lacking = [k for k in need[c.kind] if not rs[0]["figures"].get(k) and rs[0]["figures"].get(k) != (0, 0)]
+                if lacking:
+                    missing.append(f"{w.name} under {c.name}: no {', '.join(lacking)} in its output")
+        if missing:
+            sys.exit("harness: --smoke: a tool produced no usable output:\n  " + "\n  ".join(missing))
+    print()
+    print("\n".join(peer_lines))
+    if args.figures_out:
+        with open(args.figures_out, "w") as f:
+            json.dump({"workloads": {w.name: {"argv": w.argv, "reduced_argv": w.reduced_argv, "env": w.env}
+                                     for w in workloads},
+                       "runs": {f"{wn}\t{c}": rs for (wn, c), rs in runs.items()}}, f, indent=1)
+    plot_note = None
+    if args.plot:
+        plot_note = peers.plot(args.plot, [w.name for w in workloads], plot_cols, plot_ratios,
+                               "heaplens and its peers: slowdown per workload (" +
+                               ("smoke run, meaningless" if args.smoke else f"{args.rounds} rounds")
+                               + "; memcheck and massif on reduced inputs where the table marks them)")
+        print(f"[bench] plot: {plot_note or args.plot}", file=sys.stderr)
+    missed = [v for v in peer_verdicts if v[2].startswith(("missed", "MISSED")) or v[4] == "MISSED"]
+
     if not args.out:
         return
     model, ncpu, kernel, glibc = machine_info()
@@ -545,11 +861,20 @@ def main():
         f"{T_RING_RECORDS_PER_S / 1e6:.0f} M",
         "records/s each.",
         "",
-        "Run it with `scripts/bench` (7 rounds), `scripts/bench --quick` (3 rounds) or",
-        "`scripts/bench --rounds N`; `--only churn,stl` picks workloads, `--intervals",
-        "64K,128K,256K,512K` adds the sampling-interval table, `--no-micro` skips the",
-        "microbenchmarks and `--out -` leaves this file alone (`scripts/bench --help` has the",
-        "rest). The workload sources are in `tests/bench/`.",
+        "Side by side with the peers (heaptrack, valgrind memcheck and massif, jemalloc's sampled",
+        "profiler, and `heaplens run --mode full` recording a trace) in the same interleaved run:",
+        "slowdown per workload per tool as the median of paired ratios (each run against the",
+        "native run of the same round), peak RSS, output bytes per recorded event, and heaplens's",
+        "own reported overhead beside the measured one; then the accuracy tables (leaks and peaks",
+        "on the ground-truth fixtures against the truth, and on the real programs side by side).",
+        "",
+        "Run it with `scripts/bench` (7 rounds), `scripts/bench --quick` (3 rounds, smaller inputs,",
+        "valgrind in 1 round and heaptrack in 2; under 10 minutes on 2 cores) or",
+        "`scripts/bench -n N`; `--only churn,stl` picks workloads, `--no-peers` leaves the peer",
+        "tools out, `--no-accuracy` the accuracy tables, `--intervals 64K,128K,256K,512K` adds the",
+        "sampling-interval table, `--no-micro` skips the microbenchmarks and `--out -` leaves this",
+        "file alone (`scripts/bench --help` has the rest). The workload sources and the input",
+        "generator are in `tests/bench/`; every input is generated, nothing is downloaded.",
         "",
     ]
     if args.smoke:
@@ -562,7 +887,9 @@ def main():
         f"- Load average (1 min) at start / end: {load_start[0]:.2f} / {load_end[0]:.2f}",
         f"- Command: `{args.command}`",
         f"- Rounds: {args.rounds} measured (+{args.warmup} warm-up) per workload and "
-        f"configuration, {len(configs)} configurations; whole run {elapsed / 60:.1f} min",
+        f"configuration, {len(configs)} preload configurations + {len(run_configs) - len(configs)} peer "
+        f"tool configurations (valgrind and, with --quick, heaptrack in fewer rounds: see below); "
+        f"timing part {elapsed / 60:.1f} min (the accuracy part says its own below)",
         "- heaplens defaults (interposer/config.h, docs/configuration.md): "
         + ", ".join(f"`{k}={v}`" for k, v in defaults.items()),
         "- HEAPLENS_* settings in the environment of the run (they apply to every heaplens "
@@ -581,6 +908,24 @@ def main():
                   "interning, the encoding) is paid in full, so the column is the cost of full mode",
                   "minus the ring writes and the reader's share of the machine. `HEAPLENS_ON_FULL=wait`",
                   "needs a reader; without one it would stall 5 s and then drop all the same."]
+    if tool_configs:
+        versions = peers.tool_versions()
+        trows = []
+        for c in tool_configs:
+            if c.name == "native-reduced":
+                trows.append([c.name, "no tool, the reduced input: the baseline of the † ratios"])
+                continue
+            desc = peers.TOOL_DESC[c.kind].format(version=versions.get(c.kind, "?"))
+            if c.max_rounds is not None:
+                desc += f"; {min(c.max_rounds, args.rounds)} measured round(s), no warm-up"
+            elif c.skip_warmup:
+                desc += "; no warm-up"
+            if c.unavailable:
+                desc += f" — **not run: {c.unavailable}**"
+            trows.append([c.name, desc])
+        lines += ["", "Peer tools (OUT is a fresh directory per run; the program's stdout must match",
+                  "the native run's, the tool's own lines removed):", ""]
+        lines += table(["tool", "how it runs"], trows, "ll")
     lines += ["", "## Workloads", "",
               "Each run starts in a new empty directory; `$INPUTS` is the directory where",
               "`scripts/bench` generated the inputs (e.g. the SQL script).", ""]
@@ -589,9 +934,26 @@ def main():
         envs = " ".join(f"{k}={v}" for k, v in w.env.items())
         # Shown relative to the repository, with the run's input directory as $INPUTS.
         cmd = " ".join(w.argv).replace(inputs_dir + "/", "$INPUTS/").replace(os.getcwd() + "/", "")
-        lines.append(f"- **{w.name}**: {w.desc} (`{(envs + ' ' if envs else '') + cmd}`)")
+        red = ""
+        if w.reduced_argv:
+            rcmd = " ".join(w.reduced_argv).replace(inputs_dir + "/", "$INPUTS/").replace(os.getcwd() + "/", "")
+            red = f"; reduced input for valgrind: `{rcmd}`"
+        lines.append(f"- **{w.name}**: {w.desc} (`{(envs + ' ' if envs else '') + cmd}`{red})")
     lines += ["", "## Targets", ""] + target_table
     lines += ["", f"**Verdict: {verdict}**"]
+    lines += ["", "## Side by side with heaptrack, valgrind and jemalloc's profiler", "",
+              f"Command: `{args.command}`.", ""]
+    if args.plot and not plot_note:
+        lines += [f"![slowdown per workload per tool]({args.plot_ref or os.path.basename(args.plot)})", ""]
+    elif args.plot:
+        lines += [f"(No plot: {plot_note}.)", ""]
+    if missed and not args.smoke:
+        lines += ["Missed targets: " + "; ".join(
+            f"{v[0]} ({'heaplens/native ' + format(v[1], '.3f') if v[2].startswith(('missed', 'MISSED')) else ''}"
+            f"{', ' if v[2].startswith(('missed', 'MISSED')) and v[4] == 'MISSED' else ''}"
+            f"{'heaptrack/heaplens-run ' + format(v[3], '.2f') if v[4] == 'MISSED' else ''})" for v in missed)
+            + " — see *Notes on the results* below for why.", ""]
+    lines += peer_lines
     lines += ["", "## Wall time", "",
               "Median seconds per run; *heaplens spread* is max/min - 1 of the heaplens (default)",
               "runs, a hint of the noise.", ""]
@@ -640,13 +1002,14 @@ def main():
         lines += ring_lines + [""]
     if lines[-1] != "":
         lines.append("")
-    # scripts/bench-cli keeps its own section in the same file: carry it over.
+    # Other tools (scripts/bench-cli, the viewer's benchmark, the accuracy tables, the notes)
+    # keep their own sections in the same file between <!-- NAME:begin --> and
+    # <!-- NAME:end -->: carry every one over, verbatim, in their order.
     try:
         with open(args.out, encoding="utf-8") as f:
             old = f.read()
-        begin, end = old.find("<!-- bench-cli:begin -->"), old.find("<!-- bench-cli:end -->")
-        if 0 <= begin < end:
-            lines += [old[begin:end + len("<!-- bench-cli:end -->")], ""]
+        for m in re.finditer(r"<!-- ([\w.-]+):begin -->.*?<!-- \1:end -->", old, re.S):
+            lines += [m.group(0), ""]
     except OSError:
         pass
     with open(args.out, "w") as f:

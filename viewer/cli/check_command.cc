@@ -16,6 +16,11 @@
 
 namespace heaplens::cli {
 
+using record::RunOptions;
+using record::RunResult;
+using record::run_program;
+using record::find_preload;
+
 namespace {
 
 // Opened before the program runs, so an unwritable path fails at once, not after a long test.

@@ -23,6 +23,7 @@ struct RunArgs {
   std::string sample_interval;
   std::string output;
   bool quiet = false;
+  bool view = false;
 };
 int run_command(const RunArgs& a);
 
@@ -51,5 +52,8 @@ struct CheckArgs {
 int check_command(const CheckArgs& a);
 
 int ls_command(bool clean);
+
+// Replaces this process with the viewer (heaplens-view ARGS...); returns only on failure.
+int view_command(const std::vector<std::string>& args);
 
 }  // namespace heaplens::cli

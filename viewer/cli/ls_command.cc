@@ -43,7 +43,7 @@ int ls_command(bool clean) {
     ++live;
     const auto& info = s->info();
     reader::LiveStats st = s->stats();
-    std::uint64_t consumer = s->consumer_pid();
+    std::uint64_t consumer = s->active_consumer_pid();
     const char* mode = info.mode == wire::Mode::kFull ? "full" : info.mode == wire::Mode::kSampled ? "sampled" : "off";
     fmt::print("{:>8}  {:>9}  {:>11}  {:<8}  {:<9}  {}\n", info.pid, uptime(info.start_realtime_ns),
                model::human_bytes(static_cast<double>(st.live_bytes)), mode,

@@ -34,7 +34,7 @@ std::string check_count(const std::string& s) {
 
 int main(int argc, char** argv) {
   using namespace heaplens::cli;
-  CLI::App app{"heaplens: live allocation profiler (run, record, report, check, ls)", "heaplens"};
+  CLI::App app{"heaplens: live allocation profiler (run, record, report, check, ls, view)", "heaplens"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "heaplens 0.1.0");
 
@@ -44,6 +44,7 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--mode", run.mode, "sampled (default), full or off")->check(CLI::IsMember({"sampled", "full", "off"}));
   run_cmd->add_option("--sample-interval", run.sample_interval, "mean bytes between samples (default 512KiB)")->check(check_size);
   run_cmd->add_flag("-q,--quiet", run.quiet, "no summary on stderr");
+  run_cmd->add_flag("--view", run.view, "watch it live in the viewer (heaplens-view) while it runs");
   run_cmd->add_option("command", run.argv, "PROG ARGS... (after --)")->required();
 
   RecordArgs rec;
@@ -76,6 +77,12 @@ int main(int argc, char** argv) {
   chk_cmd->add_option("-o,--output", chk.output, "keep the trace in this file (default: a temporary file, removed)");
   chk_cmd->add_option("command", chk.argv, "PROG ARGS... (after --)")->required();
 
+  auto* view_cmd = app.add_subcommand("view", "the live viewer: pick a session, attach to PID|SESSION, or open a trace FILE");
+  // Everything after `view` is the viewer's own command line (heaplens-view --help lists it).
+  view_cmd->prefix_command();
+  view_cmd->allow_extras();
+  view_cmd->set_help_flag();
+
   bool keep_stale = false;
   auto* ls_cmd = app.add_subcommand("ls", "list this user's live sessions; remove stale ones");
   ls_cmd->add_flag("--keep-stale", keep_stale, "report stale sessions without removing them");
@@ -94,7 +101,16 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (*run_cmd && run.view) {
+    std::vector<std::string> a{"--run", "--mode", run.mode};
+    if (!run.sample_interval.empty()) a.insert(a.end(), {"--sample-interval", run.sample_interval});
+    if (!run.output.empty()) a.insert(a.end(), {"-o", run.output});
+    a.push_back("--");
+    a.insert(a.end(), run.argv.begin(), run.argv.end());
+    return view_command(a);
+  }
   if (*run_cmd) return run_command(run);
+  if (*view_cmd) return view_command(view_cmd->remaining());
   if (*rec_cmd) return record_command(rec);
   if (*rep_cmd) return report_command(rep);
   if (*chk_cmd) {

@@ -8,6 +8,12 @@
 
 namespace heaplens::cli {
 
+using record::RunOptions;
+using record::RunResult;
+using record::run_program;
+using record::find_preload;
+using record::record_session;
+
 namespace {
 
 void summarize(const RunResult& res, model::TraceModel& model, std::FILE* out) {

@@ -59,8 +59,9 @@ const Frame& FrameResolver::resolve(const ImageModel& image, std::uint64_t pc) {
   if (const trace::SymbolDef* s = image.symbol(pc); s != nullptr && (!s->function.empty() || !local_)) {
     f = to_frame(pc, *s);
   } else if (local_) {
+    // A live image maps modules as it runs (dlopen): refresh when it has new ones.
     auto [mit, inserted] = modules_.try_emplace(&image);
-    if (inserted) mit->second = module_refs(image);
+    if (inserted || mit->second.size() != image.modules().size()) mit->second = module_refs(image);
     f = to_frame(pc, to_symbol(0, pc, local_->resolve(mit->second, pc)));
   } else {
     f.pc = pc;

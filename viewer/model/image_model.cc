@@ -17,12 +17,13 @@ const char* to_string(ImageState s) {
   return "?";
 }
 
-ImageModel::ImageModel(const trace::ImageInfo& info) : info_(info) {
+ImageModel::ImageModel(const trace::ImageInfo& info, Window window) : info_(info), window_(window) {
   live_.reserve(1 << 12);
   sites_.reserve(1 << 10);
 }
 
 void ImageModel::on_records(std::span<const wire::Record> records) {
+  if (past_window_) return;
   records_ += records.size();
   reader::Event e;
   for (const wire::Record& r : records) {
@@ -39,6 +40,10 @@ void ImageModel::on_records(std::span<const wire::Record> records) {
       }
       continue;
     }
+    if (e.time_ns > window_.to_ns) {
+      past_window_ = true;
+      return;
+    }
     switch (e.op) {
       case wire::Op::kAlloc:
       case wire::Op::kRealloc: alloc(e); break;
@@ -46,6 +51,13 @@ void ImageModel::on_records(std::span<const wire::Record> records) {
       default: break;  // device operations (8..15): not defined yet by this format version
     }
   }
+}
+
+void ImageModel::on_stats(const trace::StatsSnapshot& s) {
+  if (s.get(trace::StatsField::kTimeNs) > window_.to_ns) return;
+  stats_ = s;
+  have_stats_ = true;
+  timeline_.on_stats(s);
 }
 
 void ImageModel::on_module(const trace::ModuleDef& m) {
@@ -100,6 +112,7 @@ ThreadStats& ImageModel::thread(const reader::Event& e) {
 }
 
 void ImageModel::alloc(const reader::Event& e) {
+  if (e.time_ns < window_.from_ns) return;
   bool sampled = (e.flags & wire::kFlagSampled) != 0;
   Weight w = weight_of(e.size, sampled, info_.sample_interval);
   auto [it, inserted] = live_.try_emplace(e.address);
@@ -129,12 +142,20 @@ void ImageModel::alloc(const reader::Event& e) {
   t.allocs.add(w.count, w.var_count);
   t.alloc_bytes.add(w.bytes, w.var_bytes);
 
+  SizeClassStats& h = sizes_[size_class(e.size)];
+  h.allocs.add(w.count, w.var_count);
+  h.bytes.add(w.bytes, w.var_bytes);
+  h.live_blocks.add(w.count, w.var_count);
+  h.live_bytes.add(w.bytes, w.var_bytes);
+
   DeviceStats& d = devices_[e.device & 63];
   d.used = true;
   d.allocs.add(w.count, w.var_count);
   d.alloc_bytes.add(w.bytes, w.var_bytes);
   d.live_blocks.add(w.count, w.var_count);
   d.live_bytes.add(w.bytes, w.var_bytes);
+  timeline_.allocs.add(e.time_ns, w.count);
+  level(e.device & 63).add(e.time_ns, d.live_bytes.value);
   if (d.live_bytes.value > d.peak_bytes) {
     d.peak_bytes = d.live_bytes.value;
     d.peak_time_ns = e.time_ns;
@@ -148,9 +169,9 @@ void ImageModel::alloc(const reader::Event& e) {
 void ImageModel::release(const reader::Event& e) {
   auto it = live_.find(e.address);
   if (it == live_.end()) {
-    // Not ours to know: allocated before the session (a fork child's inherited blocks) or
-    // its Alloc record was dropped.
-    ++unknown_frees_;
+    // Not ours to know: allocated before the session (a fork child's inherited blocks), before
+    // the window, or its Alloc record was dropped.
+    if (window_.from_ns == 0) ++unknown_frees_;
     return;
   }
   Block b = it->second;
@@ -166,6 +187,18 @@ void ImageModel::release(const reader::Event& e) {
   DeviceStats& d = devices_[b.device];
   d.live_blocks.sub(w.count, w.var_count);
   d.live_bytes.sub(w.bytes, w.var_bytes);
+  SizeClassStats& h = sizes_[size_class(b.size)];
+  h.live_blocks.sub(w.count, w.var_count);
+  h.live_bytes.sub(w.bytes, w.var_bytes);
+  // A free retiring a block whose free was lost carries no time of its own.
+  if (e.time_ns != 0) {
+    timeline_.frees.add(e.time_ns, w.count);
+    level(b.device).add(e.time_ns, d.live_bytes.value);
+  }
+}
+
+LevelSeries& ImageModel::level(std::uint32_t device) {
+  return device == wire::kDeviceHost ? timeline_.host_live : timeline_.device[device];
 }
 
 Estimate ImageModel::peak_bytes() const { return peak_host_; }
@@ -177,10 +210,11 @@ Estimate ImageModel::site_peak_blocks(const SiteStats& s) const {
   return s.snap_epoch == peak_epoch_ ? s.peak_blocks : s.live_blocks;
 }
 
-std::vector<LeakSite> ImageModel::live_sites() const {
+std::vector<LeakSite> ImageModel::live_sites(std::uint64_t born_before_ns) const {
   std::map<std::pair<std::uint32_t, std::uint32_t>, LeakSite> by;
   for (const auto& [address, b] : live_) {
     (void)address;
+    if (b.time_ns >= born_before_ns) continue;
     LeakSite& l = by[{b.stack, b.device}];
     l.stack = b.stack;
     l.device = b.device;

@@ -17,6 +17,8 @@
 #include "estimate.h"
 #include "event_decoder.h"
 #include "format.h"
+#include "size_histogram.h"
+#include "timeline.h"
 #include "trace_types.h"
 
 namespace heaplens::model {
@@ -54,17 +56,25 @@ struct LeakSite {
   bool unconditional = true;  // every block was recorded unconditionally (weight 1)
 };
 
+// A time range of session time. A model built for a window counts only the allocations made
+// inside it, and stops at its end: its live figures are what was live then (the viewer's
+// range selection and time cursor).
+struct Window {
+  std::uint64_t from_ns = 0, to_ns = UINT64_MAX;
+  bool whole() const { return from_ns == 0 && to_ns == UINT64_MAX; }
+};
+
 enum class ImageState { kRunning, kExited, kExec, kVanished, kCorrupt, kDetached };
 const char* to_string(ImageState s);
 
 class ImageModel {
  public:
-  explicit ImageModel(const trace::ImageInfo& info);
+  explicit ImageModel(const trace::ImageInfo& info, Window window = {});
 
   void on_records(std::span<const wire::Record> records);
   void on_stack(const trace::StackDef& s) { stacks_[s.id] = s.frames; }
   void on_module(const trace::ModuleDef& m);
-  void on_stats(const trace::StatsSnapshot& s) { stats_ = s; have_stats_ = true; }
+  void on_stats(const trace::StatsSnapshot& s);
   void on_symbol(const trace::SymbolDef& s) { symbols_[s.pc] = s; }
   void on_end(const trace::ImageEnd& e);
   // A later image of the same pid exists: this one was replaced by exec, not killed.
@@ -92,13 +102,16 @@ class ImageModel {
   const std::unordered_map<std::int64_t, ThreadStats>& threads() const { return threads_; }
 
   // Blocks live now grouped by (stack, device), largest first. After the image exited these
-  // are its leaks.
-  std::vector<LeakSite> live_sites() const;
+  // are its leaks. With born_before_ns: only blocks allocated before then (older than an age).
+  std::vector<LeakSite> live_sites(std::uint64_t born_before_ns = UINT64_MAX) const;
   std::size_t live_count() const { return live_.size(); }
 
   const std::vector<std::uint64_t>* stack(std::uint32_t id) const;
   const std::vector<trace::ModuleDef>& modules() const { return modules_; }
   const trace::SymbolDef* symbol(std::uint64_t pc) const;
+  const Timeline& timeline() const { return timeline_; }
+  const SizeHistogram& sizes() const { return sizes_; }
+  const Window& window() const { return window_; }
   bool have_stats() const { return have_stats_; }
   const trace::StatsSnapshot& stats() const { return stats_; }
 
@@ -124,8 +137,11 @@ class ImageModel {
   SiteStats& site(std::uint32_t stack);
   ThreadStats& thread(const reader::Event& e);
   void snapshot(SiteStats& s) const;
+  LevelSeries& level(std::uint32_t device);
 
   trace::ImageInfo info_;
+  Window window_;
+  bool past_window_ = false;
   reader::EventDecoder decoder_;
   ImageState state_ = ImageState::kRunning;
   std::string end_message_;
@@ -145,6 +161,8 @@ class ImageModel {
   std::unordered_map<std::uint64_t, trace::SymbolDef> symbols_;
   trace::StatsSnapshot stats_;
   bool have_stats_ = false;
+  Timeline timeline_;
+  SizeHistogram sizes_{};
   std::uint64_t unknown_frees_ = 0, lost_frees_ = 0, after_end_ = 0, records_ = 0;
 };
 

@@ -9,7 +9,7 @@ void TraceModel::on_image(const trace::ImageInfo& i) {
     if (i.image > images_.size() + 4096) return;
     images_.resize(i.image + 1);
   }
-  if (!images_[i.image]) images_[i.image] = std::make_unique<ImageModel>(i);
+  if (!images_[i.image]) images_[i.image] = std::make_unique<ImageModel>(i, window_);
 }
 
 ImageModel* TraceModel::image(std::uint32_t index) {

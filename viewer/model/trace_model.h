@@ -15,6 +15,10 @@ namespace heaplens::model {
 
 class TraceModel : public trace::TraceVisitor {
  public:
+  TraceModel() = default;
+  // Every image counts only what happened inside `window` (see Window).
+  explicit TraceModel(Window window) : window_(window) {}
+
   void on_command(const trace::CommandDef& c) override { command_ = c; }
   void on_image(const trace::ImageInfo& i) override;
   void on_records(std::uint32_t image, std::span<const wire::Record> records) override;
@@ -35,6 +39,7 @@ class TraceModel : public trace::TraceVisitor {
   const std::optional<trace::ExitDef>& exit() const { return exit_; }
 
  private:
+  Window window_;
   std::vector<std::unique_ptr<ImageModel>> images_;  // by trace image index (dense)
   trace::CommandDef command_;
   std::optional<trace::ExitDef> exit_;

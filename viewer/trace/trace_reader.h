@@ -27,6 +27,9 @@ class TraceVisitor {
   virtual void on_image_end(const ImageEnd&) {}
   virtual void on_symbol(const SymbolDef&) {}
   virtual void on_exit(const ExitDef&) {}
+  // Not a chunk: a live recorder calls this on every turn of its loop, records or not, so a
+  // visitor that shows live views can refresh them when the source goes quiet.
+  virtual void on_poll() {}
 };
 
 struct ReadResult {

@@ -8,7 +8,7 @@
 #include "trace_reader.h"
 #include "trace_writer.h"
 
-namespace heaplens::cli {
+namespace heaplens::record {
 
 class WriterVisitor : public trace::TraceVisitor {
  public:
@@ -39,9 +39,10 @@ class Tee : public trace::TraceVisitor {
   void on_image_end(const trace::ImageEnd& e) override { for (auto* v : to_) v->on_image_end(e); }
   void on_symbol(const trace::SymbolDef& s) override { for (auto* v : to_) v->on_symbol(s); }
   void on_exit(const trace::ExitDef& e) override { for (auto* v : to_) v->on_exit(e); }
+  void on_poll() override { for (auto* v : to_) v->on_poll(); }
 
  private:
   std::vector<trace::TraceVisitor*> to_;
 };
 
-}  // namespace heaplens::cli
+}  // namespace heaplens::record

@@ -3,13 +3,14 @@
 // (HEAPLENS_RUN_ID), and each is drained by this process as soon as it appears.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
 
 #include "trace_model.h"
 
-namespace heaplens::cli {
+namespace heaplens::record {
 
 struct RunOptions {
   std::vector<std::string> argv;  // the program and its arguments
@@ -34,14 +35,16 @@ struct RunResult {
 
 // Runs the program to completion (and every process of its tree that carries this run's
 // sessions), feeding `model` with the same chunks written to the trace.
-RunResult run_program(const RunOptions& options, model::TraceModel* model);
+RunResult run_program(const RunOptions& options, trace::TraceVisitor* model);
 
 // The path of libheaplens.so: $HEAPLENS_PRELOAD, else next to this executable's build or
 // install location. Empty with *error when none is found.
 std::string find_preload(std::string* error);
 
-// Records an already running process (by pid or session path) until it exits or the user
-// interrupts; children are not followed.
-RunResult record_session(const std::string& target, const std::string& trace_path, model::TraceModel* model);
+// Records an already running process (by pid or session path) until it exits, the user
+// interrupts (SIGINT/SIGTERM) or *stop becomes true; children are not followed. `model` is any
+// visitor of the chunks written to the trace (a TraceModel, or a viewer's locked one).
+RunResult record_session(const std::string& target, const std::string& trace_path, trace::TraceVisitor* model,
+                         const std::atomic<bool>* stop = nullptr);
 
-}  // namespace heaplens::cli
+}  // namespace heaplens::record

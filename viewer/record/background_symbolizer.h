@@ -15,7 +15,7 @@
 #include "symbolizer.h"
 #include "trace_types.h"
 
-namespace heaplens::cli {
+namespace heaplens::record {
 
 class BackgroundSymbolizer {
  public:
@@ -49,4 +49,4 @@ class BackgroundSymbolizer {
   std::thread thread_;
 };
 
-}  // namespace heaplens::cli
+}  // namespace heaplens::record

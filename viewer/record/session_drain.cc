@@ -1,6 +1,6 @@
 #include "session_drain.h"
 
-namespace heaplens::cli {
+namespace heaplens::record {
 
 namespace {
 constexpr std::size_t kBatch = 1 << 16;
@@ -152,4 +152,4 @@ void SessionDrain::detach() {
   if (!finished_) end(trace::ImageEndHow::kDetached, "recording stopped while the process ran");
 }
 
-}  // namespace heaplens::cli
+}  // namespace heaplens::record

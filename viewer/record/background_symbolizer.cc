@@ -1,6 +1,6 @@
 #include "background_symbolizer.h"
 
-namespace heaplens::cli {
+namespace heaplens::record {
 
 BackgroundSymbolizer::BackgroundSymbolizer() : thread_([this] { work(); }) {}
 
@@ -62,4 +62,4 @@ std::vector<trace::SymbolDef> BackgroundSymbolizer::finish() {
   return std::move(done_);
 }
 
-}  // namespace heaplens::cli
+}  // namespace heaplens::record

@@ -26,7 +26,7 @@
 
 extern char** environ;
 
-namespace heaplens::cli {
+namespace heaplens::record {
 
 namespace {
 
@@ -214,7 +214,7 @@ std::string find_preload(std::string* error) {
   return {};
 }
 
-RunResult run_program(const RunOptions& o, model::TraceModel* model) {
+RunResult run_program(const RunOptions& o, trace::TraceVisitor* model) {
   RunResult res;
   std::uint64_t t0 = now_ns();
   std::uint64_t run_id = random_run_id();
@@ -317,6 +317,7 @@ RunResult run_program(const RunOptions& o, model::TraceModel* model) {
     std::size_t moved = 0;
     for (auto& d : drains) moved += d->pump(now);
     res.records += moved;
+    out.on_poll();
     // Reap the program and any orphaned descendant (we are their subreaper).
     for (;;) {
       int st;
@@ -369,7 +370,8 @@ RunResult run_program(const RunOptions& o, model::TraceModel* model) {
   return res;
 }
 
-RunResult record_session(const std::string& target, const std::string& trace_path, model::TraceModel* model) {
+RunResult record_session(const std::string& target, const std::string& trace_path, trace::TraceVisitor* model,
+                         const std::atomic<bool>* stop) {
   RunResult res;
   std::uint64_t t0 = now_ns();
   std::string error;
@@ -410,7 +412,7 @@ RunResult record_session(const std::string& target, const std::string& trace_pat
   SignalGuard note_int(SIGINT, note_interrupt), note_term(SIGTERM, note_interrupt);
   std::uint64_t last_flush = now_ns();
   while (!drain.finished()) {
-    if (g_interrupted) {
+    if (g_interrupted || (stop != nullptr && stop->load(std::memory_order_relaxed))) {
       drain.pump(now_ns());
       drain.detach();
       break;
@@ -418,6 +420,7 @@ RunResult record_session(const std::string& target, const std::string& trace_pat
     std::uint64_t now = now_ns();
     std::size_t moved = drain.pump(now);
     res.records += moved;
+    out.on_poll();
     if (now - last_flush >= kFlushEveryNs) {
       writer->flush();
       last_flush = now;
@@ -434,4 +437,4 @@ RunResult record_session(const std::string& target, const std::string& trace_pat
   return res;
 }
 
-}  // namespace heaplens::cli
+}  // namespace heaplens::record

@@ -13,7 +13,7 @@
 #include "session_reader.h"
 #include "trace_reader.h"
 
-namespace heaplens::cli {
+namespace heaplens::record {
 
 class SessionDrain {
  public:
@@ -50,4 +50,4 @@ class SessionDrain {
   bool finished_ = false;
 };
 
-}  // namespace heaplens::cli
+}  // namespace heaplens::record
