@@ -1,8 +1,8 @@
 /* Load for the viewer benchmark (scripts/bench-viewer): LIVE blocks from 2^BITS distinct call
  * stacks (a recursion that takes one of two calls per bit), held while the program keeps
  * allocating and freeing for SECONDS, so the viewer draws a large live model that still
- * changes.
- * usage: viewer_load [LIVE [BITS [SECONDS]]] (defaults 1000000 16 5) */
+ * changes: it replaces CHURN blocks every 10 ms (two records each).
+ * usage: viewer_load [LIVE [BITS [SECONDS [CHURN]]]] (defaults 1000000 16 5 2000) */
 #include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
@@ -49,17 +49,18 @@ int main(int argc, char** argv) {
   n_live = argc > 1 ? atol(argv[1]) : 1000000;
   int bits = argc > 2 ? atoi(argv[2]) : 16;
   double seconds = argc > 3 ? atof(argv[3]) : 5;
-  if (n_live <= 0 || bits < 1 || bits > 24) return 2;
+  int churn = argc > 4 ? atoi(argv[4]) : 2000;
+  if (n_live <= 0 || bits < 1 || bits > 24 || churn < 0) return 2;
   blocks = calloc((size_t)n_live, sizeof(void*));
   if (!blocks) return 1;
   unsigned paths = 1u << bits;
   long per = (n_live + paths - 1) / paths;
   for (unsigned p = 0; p < paths && next < n_live; ++p) walk0(p, bits - 1, per);
-  /* Keep the model changing: replace a few thousand blocks per 10 ms. */
+  /* Keep the model changing: replace CHURN blocks per 10 ms. */
   double end = now() + seconds;
   unsigned seed = 1;
   while (now() < end) {
-    for (int i = 0; i < 2000; ++i) {
+    for (int i = 0; i < churn; ++i) {
       seed = seed * 1103515245u + 12345u;
       long k = (long)(seed >> 8) % n_live;
       free(blocks[k]);

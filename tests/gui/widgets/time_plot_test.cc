@@ -258,3 +258,37 @@ TEST_CASE("time_plot: empty and tiny series") {
   CHECK(ev.points_drawn == 0);
   CHECK(view.t0 < view.t1);
 }
+
+TEST_CASE("time_plot: a step series holds each level until the next point and to the right edge") {
+  HeadlessImGui ui;
+  // Levels 0 B from 0 s, 1 KiB from 2 s, 0 B again from 6 s; view 0..10 s.
+  std::vector<SeriesPoint> pts = {sample(0, 0), sample(2, 1024), sample(6, 0)};
+  PlotView view{0, 10, false};
+  PlotSelection sel;
+  PlotEvents ev;
+  auto body = [&] {
+    PlotSeries s{"level", kGreen, pts, false, true};
+    ev = time_plot("steps", view, sel, std::span(&s, 1), {}, Unit::kBytes, kSize);
+  };
+  ui.hover(ImVec2(-1, -1), body);
+  const ImDrawList* dl = ui.hover(ImVec2(-1, -1), body);
+  std::vector<ImVec2> v = vertices_with_rgb(*dl, kGreen);
+  REQUIRE(!v.empty());
+  auto x_at = [&](double t) { return ev.plot_min.x + static_cast<float>(t / 10.0) * (ev.plot_max.x - ev.plot_min.x); };
+  // y of a value: the y range fits 0..1 KiB with 5 % headroom on top.
+  auto y_of = [&](double value) {
+    return ev.plot_max.y - static_cast<float>(value / (1024 * 1.05)) * (ev.plot_max.y - ev.plot_min.y);
+  };
+  const float top = y_of(1024), bottom = y_of(0);
+  float right = ev.plot_min.x;
+  for (ImVec2 p : v) right = std::max(right, p.x);
+  // The line reaches the right edge (the last level holds), not just the last point at 6 s.
+  CHECK(right >= ev.plot_max.x - 2);
+  // Steps have corners where a line would not: at 2 s on the old (bottom) level and at 6 s on
+  // the held (top) level; a straight line from (2 s, 1 KiB) to (6 s, 0) has neither.
+  auto near = [&](double t, float y) {
+    return std::any_of(v.begin(), v.end(), [&](ImVec2 p) { return std::fabs(p.x - x_at(t)) < 3 && std::fabs(p.y - y) < 3; });
+  };
+  CHECK(near(2, bottom));
+  CHECK(near(6, top));
+}
