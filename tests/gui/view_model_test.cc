@@ -27,11 +27,8 @@ namespace {
 constexpr std::uint64_t kMs = 1'000'000;
 
 trace::ImageInfo full_image() {
-  trace::ImageInfo i;
-  i.image = 0;
-  i.pid = 4321;
+  trace::ImageInfo i = heaplens::test::full_mode_image(4321);
   i.executable = "/usr/bin/synthetic";
-  i.mode = static_cast<std::uint32_t>(wire::Mode::kFull);
   return i;
 }
 

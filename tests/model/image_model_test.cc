@@ -15,12 +15,7 @@ namespace trace = heaplens::trace;
 
 namespace {
 
-trace::ImageInfo full_info() {
-  trace::ImageInfo i;
-  i.pid = 100;
-  i.mode = static_cast<std::uint32_t>(wire::Mode::kFull);
-  return i;
-}
+trace::ImageInfo full_info() { return heaplens::test::full_mode_image(100); }
 
 const heaplens::model::LeakSite* site_of(const std::vector<heaplens::model::LeakSite>& v, std::uint32_t stack) {
   for (const auto& l : v)

@@ -5,8 +5,17 @@
 #include <vector>
 
 #include "format.h"
+#include "trace_types.h"
 
 namespace heaplens::test {
+
+// An image recorded in full mode (every allocation a record, none sampled).
+inline trace::ImageInfo full_mode_image(std::int64_t pid) {
+  trace::ImageInfo i;
+  i.pid = pid;
+  i.mode = static_cast<std::uint32_t>(wire::Mode::kFull);
+  return i;
+}
 
 class Stream {
  public:

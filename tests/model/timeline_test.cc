@@ -18,12 +18,7 @@ namespace trace = heaplens::trace;
 
 namespace {
 
-trace::ImageInfo full_info() {
-  trace::ImageInfo i;
-  i.pid = 7;
-  i.mode = static_cast<std::uint32_t>(wire::Mode::kFull);
-  return i;
-}
+trace::ImageInfo full_info() { return heaplens::test::full_mode_image(7); }
 
 }  // namespace
 

@@ -4,21 +4,14 @@
 
 #include <catch2/catch.hpp>
 
+#include "sample_stacks.h"
+
 #include "widgets/call_tree.h"
 
 using namespace heaplens::gui;
+using namespace heaplens::gui::test;  // kSamples: stacks A 10, B 5, C 7, D 3 (f calls itself), none 2
 
 namespace {
-
-// Frame keys; stacks below list the allocating function first.
-enum : std::uint32_t { kSiteA = 1, kF = 2, kMain = 3, kSiteB = 4, kG = 5 };
-
-const std::vector<std::uint32_t> kStackA = {kSiteA, kF, kMain};      // 10
-const std::vector<std::uint32_t> kStackB = {kSiteB, kF, kMain};      // 5
-const std::vector<std::uint32_t> kStackC = {kSiteA, kG, kMain};      // 7
-const std::vector<std::uint32_t> kStackD = {kSiteA, kF, kF, kMain};  // 3: f calls itself
-const std::vector<StackSample> kSamples = {
-    {kStackA, 10}, {kStackB, 5}, {kStackC, 7}, {kStackD, 3}, {{}, 2}};
 
 NodeId at(const CallTree& t, std::vector<std::uint32_t> keys) {
   const NodeId n = resolve_key_path(t, keys);

@@ -4,20 +4,17 @@
 
 #include <catch2/catch.hpp>
 
+#include "sample_stacks.h"
+
 #include "headless_imgui.h"
 #include "widgets/flame_graph.h"
 #include "widgets/flame_layout.h"
 
 using namespace heaplens::gui;
+using namespace heaplens::gui::test;
 
 namespace {
 
-enum : std::uint32_t { kSiteA = 1, kF = 2, kMain = 3, kSiteB = 4, kG = 5 };
-const std::vector<std::uint32_t> kStackA = {kSiteA, kF, kMain};
-const std::vector<std::uint32_t> kStackB = {kSiteB, kF, kMain};
-const std::vector<std::uint32_t> kStackC = {kSiteA, kG, kMain};
-const std::vector<std::uint32_t> kStackD = {kSiteA, kF, kF, kMain};
-const std::vector<StackSample> kSamples = {{kStackA, 10}, {kStackB, 5}, {kStackC, 7}, {kStackD, 3}, {{}, 2}};
 const std::vector<std::string> kNames = {
     "", "alloc_site_a", "f", "main", "alloc_site_b",
     "g_with_a_name_far_too_long_for_its_bar_to_hold_it_so_it_gets_cut_short_with_two_dots"};

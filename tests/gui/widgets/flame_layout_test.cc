@@ -2,19 +2,15 @@
 
 #include <catch2/catch.hpp>
 
+#include "sample_stacks.h"
+
 #include "widgets/call_tree.h"
 #include "widgets/flame_layout.h"
 
 using namespace heaplens::gui;
+using namespace heaplens::gui::test;
 
 namespace {
-
-enum : std::uint32_t { kSiteA = 1, kF = 2, kMain = 3, kSiteB = 4, kG = 5 };
-const std::vector<std::uint32_t> kStackA = {kSiteA, kF, kMain};
-const std::vector<std::uint32_t> kStackB = {kSiteB, kF, kMain};
-const std::vector<std::uint32_t> kStackC = {kSiteA, kG, kMain};
-const std::vector<std::uint32_t> kStackD = {kSiteA, kF, kF, kMain};
-const std::vector<StackSample> kSamples = {{kStackA, 10}, {kStackB, 5}, {kStackC, 7}, {kStackD, 3}, {{}, 2}};
 
 struct Expected {
   std::vector<std::uint32_t> path;
