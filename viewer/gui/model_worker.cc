@@ -128,11 +128,6 @@ void ModelWorker::request(const ViewRequest& r) {
   cv_.notify_all();
 }
 
-ViewRequest ModelWorker::current_request() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return request_;
-}
-
 Snapshot ModelWorker::snapshot() const {
   std::lock_guard<std::mutex> lock(mu_);
   return snap_;
@@ -146,16 +141,24 @@ Snapshot ModelWorker::filtered() const {
 void ModelWorker::publish(bool force) {
   std::uint64_t now = mono_ns();
   std::uint64_t gen;
+  ViewRequest req;
   {
     std::lock_guard<std::mutex> lock(mu_);
     gen = request_gen_;
+    req = request_;
   }
   bool asked = gen != served_gen_;
   if (!force && !asked && now - last_fast_ < kFastEveryNs) return;
-  ViewRequest req = current_request();
   served_gen_ = gen;
+  // A request rebuilds only what it changes: a click on a row must not rebuild the tables.
+  bool new_age = asked && req.leak_min_age_ns != served_.leak_min_age_ns;
+  bool new_tree = asked && (req.want_tree != served_.want_tree || req.tree_live_bytes != served_.tree_live_bytes);
+  served_ = req;
   std::uint32_t index = pick_image(model_, req.image);
   const model::ImageModel* im = index < model_.images().size() ? model_.images()[index].get() : nullptr;
+  // Another image (asked for, or the default moved to a new process): every part is stale.
+  bool new_image = im != published_image_;
+  published_image_ = im;
 
   Snapshot s = snapshot();
   auto header = std::make_shared<HeaderView>(build_header(model_, index));
@@ -175,25 +178,25 @@ void ModelWorker::publish(bool force) {
     snap_.timeline = s.timeline;
   }
   if (im != nullptr) {
-    bool image_changed = !s.sites || s.sites->sites.empty() != im->sites().empty();
+    bool first_sites = !s.sites || s.sites->sites.empty() != im->sites().empty();
     bool sort_changed = s.sites && (s.sites->sort != req.sort || s.sites->ascending != req.ascending);
-    if (force || asked || image_changed || sort_changed || sites_.due(now)) {
+    if (force || new_image || first_sites || sort_changed || sites_.due(now)) {
       std::uint64_t t0 = mono_ns();
       s.sites = std::make_shared<SitesView>(build_sites(*im, *frames_, req.sort, req.ascending));
       s.sizes = std::make_shared<model::SizeHistogram>(im->sizes());
       sites_.done(t0, mono_ns());
     }
-    if (force || asked || leaks_.due(now)) {
+    if (force || new_image || new_age || leaks_.due(now)) {
       std::uint64_t t0 = mono_ns();
       s.leaks = std::make_shared<LeaksView>(build_leaks(*im, *frames_, req.leak_min_age_ns));
       leaks_.done(t0, mono_ns());
     }
-    if (req.want_tree && (force || asked || !s.tree || tree_.due(now))) {
+    if (req.want_tree && (force || new_image || new_tree || !s.tree || tree_.due(now))) {
       std::uint64_t t0 = mono_ns();
       s.tree = std::make_shared<TreeView>(build_tree(*im, *frames_, req.tree_live_bytes));
       tree_.done(t0, mono_ns());
     }
-    if (req.stack != UINT32_MAX && (req.stack != published_stack_ || !s.stack)) {
+    if (req.stack != UINT32_MAX && (new_image || req.stack != published_stack_ || !s.stack)) {
       s.stack = std::make_shared<StackView>(build_stack(*im, *frames_, req.stack));
       published_stack_ = req.stack;
     }
@@ -241,7 +244,7 @@ void ModelWorker::run_source() {
       std::lock_guard<std::mutex> lock(mu_);
       gen = request_gen_;
     }
-    if (gen != served_gen_) publish(true);
+    if (gen != served_gen_) publish(false);
   }
 }
 

@@ -79,7 +79,6 @@ class ModelWorker {
   void publish(bool force);
   void serve_requests();
   void filter_loop();
-  ViewRequest current_request() const;
 
   SourceSpec spec_;
   std::string trace_path_;
@@ -98,6 +97,8 @@ class ModelWorker {
 
   // Model-thread state.
   std::uint64_t generation_ = 0, served_gen_ = 0;
+  ViewRequest served_;  // the request the published parts were built for
+  const model::ImageModel* published_image_ = nullptr;
   std::uint64_t last_fast_ = 0;
   Cadence sites_{100'000'000}, leaks_{250'000'000}, tree_{500'000'000};
   std::uint32_t published_stack_ = UINT32_MAX;

@@ -74,14 +74,6 @@ void draw_timeline(const Views& v, UiState& ui, float height) {
     ImGui::TextColored(ImVec4(1, 0.6f, 0.3f, 1), "%.0f records dropped", dropped.back().last);
   }
 
-  if (e1.selection_changed || e2.selection_changed || e3.selection_changed || (!ui.selection.active && !ui.cursor_on)) {
-    if (ui.selection.active && ui.selection.t1 > ui.selection.t0) {
-      ui.request.window = {static_cast<std::uint64_t>(std::max(0.0, ui.selection.t0) * 1e9),
-                           static_cast<std::uint64_t>(std::max(0.0, ui.selection.t1) * 1e9)};
-    } else if (!ui.cursor_on) {
-      ui.request.window = {};
-    }
-  }
   // The time cursor: the state at one moment (allocations up to it, live as then).
   double end_s = static_cast<double>(h->now_ns) / 1e9;
   ImGui::Checkbox("time cursor", &ui.cursor_on);
@@ -90,7 +82,15 @@ void draw_timeline(const Views& v, UiState& ui, float height) {
     ImGui::SetNextItemWidth(-1);
     ui.cursor_s = std::clamp(ui.cursor_s, 0.0f, static_cast<float>(end_s));
     ImGui::SliderFloat("##cursor", &ui.cursor_s, 0.0f, static_cast<float>(std::max(end_s, 1e-3)), "%.3f s");
-    if (!ui.selection.active) ui.request.window = {0, static_cast<std::uint64_t>(static_cast<double>(ui.cursor_s) * 1e9)};
+  }
+  // What the tables show: a selected range first, else the cursor's moment, else everything.
+  auto ns = [](double s) { return static_cast<std::uint64_t>(std::max(0.0, s) * 1e9); };
+  if (ui.selection.active && ui.selection.t1 > ui.selection.t0) {
+    ui.request.window = {ns(ui.selection.t0), ns(ui.selection.t1)};
+  } else if (ui.cursor_on) {
+    ui.request.window = {0, ns(ui.cursor_s)};
+  } else {
+    ui.request.window = {};
   }
 }
 
