@@ -43,7 +43,8 @@ constexpr const char* kKnown[] = {"HEAPLENS_ALLOCATOR",   "HEAPLENS_LARGE_THRESH
                                   "HEAPLENS_SUMMARY",     "HEAPLENS_MODE",
                                   "HEAPLENS_SAMPLE_INTERVAL", "HEAPLENS_ON_FULL",
                                   "HEAPLENS_RING_SIZE",   "HEAPLENS_KEEP_SESSION",
-                                  "HEAPLENS_RUN_ID"};
+                                  "HEAPLENS_RUN_ID",      "HEAPLENS_CUDA",
+                                  "HEAPLENS_CUDA_POOL"};
 
 bool parse_run_id(const char* v, std::uint64_t* out) noexcept {
   std::uint64_t x = 0;
@@ -179,6 +180,16 @@ Config parse_config(EnvGet get, const char* const* names, ConfigProblems* proble
                   Shown(v).text);
   }
   parse_tracker(get, &c.tracker, problems);
+  if (const char* v = get("HEAPLENS_CUDA"); v != nullptr && *v != '\0') {
+    if (!parse_bool(v, &c.cuda.enabled))
+      add_problem(problems, "HEAPLENS_CUDA='{}' is not 0/1/true/false/yes/no/on/off; using 1", Shown(v).text);
+  }
+  if (const char* v = get("HEAPLENS_CUDA_POOL"); v != nullptr && *v != '\0') {
+    if (!parse_bool(v, &c.cuda.pool))
+      add_problem(problems, "HEAPLENS_CUDA_POOL='{}' is not 0/1/true/false/yes/no/on/off; using 0", Shown(v).text);
+  }
+  c.cuda.pool = c.cuda.pool && c.cuda.enabled;
+  c.tracker.cuda_pool = c.cuda.pool;
   for (; names != nullptr && *names != nullptr; ++names) {
     const char* entry = *names;
     if (std::strncmp(entry, "HEAPLENS_", 9) != 0) continue;

@@ -24,11 +24,19 @@ struct TrackerConfig {
   std::size_t ring_bytes = kDefaultRingBytes;            // HEAPLENS_RING_SIZE (power of two)
   bool keep_session = false;                             // HEAPLENS_KEEP_SESSION
   std::uint64_t run_id = 0;                              // HEAPLENS_RUN_ID
+  bool cuda_pool = false;  // the CUDA caching pool is on (said in the session header)
+};
+
+// The CUDA layer (interposer/cuda/).
+struct CudaConfig {
+  bool enabled = true;  // HEAPLENS_CUDA: 0 makes every CUDA hook pass straight through
+  bool pool = false;    // HEAPLENS_CUDA_POOL: cudaMalloc/cudaFree served by the caching pool
 };
 
 struct Config {
   pool::Settings pool;
   TrackerConfig tracker;
+  CudaConfig cuda;
   bool summary = false;  // HEAPLENS_SUMMARY: one line of exact counters on stderr at exit
 };
 

@@ -9,6 +9,7 @@
 
 #include "../pool/pool.h"
 #include "config.h"
+#include "cuda/config_state.h"
 #include "log.h"
 #include "tracker.h"
 
@@ -26,6 +27,7 @@ namespace {
 
 bool g_summary = false;
 TrackerConfig g_tracker;
+CudaConfig g_cuda;
 
 // getenv reads environ and never allocates.
 const char* env_get(const char* name) { return ::getenv(name); }
@@ -51,6 +53,7 @@ void start_pool() noexcept {
   Config config = parse_config(env_get, environ, &problems);
   g_summary = config.summary;
   g_tracker = config.tracker;
+  g_cuda = config.cuda;
   pool::init(config.pool, [](const char* line) { log_line("{}", line); });
   for (int i = 0; i < problems.count; ++i) log_line("{}", problems.lines[i]);
 }
@@ -61,6 +64,7 @@ void reread_late_settings() noexcept {
   for (int i = 0; i < problems.count; ++i) log_line("{}", problems.lines[i]);
   g_summary = config.summary;
   g_tracker = config.tracker;
+  g_cuda = config.cuda;
   pool::set_large_threshold(config.pool.large_threshold);
   if (config.pool.backend != pool::settings().backend)
     log_line("HEAPLENS_ALLOCATOR={} came too late: memory was allocated before the environment "
@@ -109,6 +113,9 @@ __attribute__((constructor)) void on_load() {
   ensure_started(guard);
   if (g_started_without_env) reread_late_settings();
   pool::enable_fast_paths();
+#ifdef HEAPLENS_WITH_CUDA
+  cuda::configure(g_cuda);
+#endif
   pthread_atfork(before_fork, after_fork_parent, after_fork_child);
   tracker::start(g_tracker, static_cast<std::uint32_t>(pool::settings().backend),
                  pool::settings().large_threshold);

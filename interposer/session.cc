@@ -56,6 +56,7 @@ void describe(const Params& p, const wire::Offsets& o, Segment* s) noexcept {
   h->large_threshold = p.large_threshold;
   h->backend = p.backend;
   h->run_id = p.run_id;
+  h->cuda_pool = p.cuda_pool ? 1 : 0;
   ssize_t n = readlink("/proc/self/exe", h->executable, sizeof(h->executable) - 1);
   h->executable[n > 0 ? n : 0] = '\0';
   auto* base = reinterpret_cast<char*>(h);

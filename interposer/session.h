@@ -24,6 +24,7 @@ struct Params {
   std::uint64_t large_threshold;
   std::uint32_t backend;
   std::uint64_t run_id;
+  bool cuda_pool;  // SessionHeader::cuda_pool
   // false: the name is unlinked as soon as the segment exists (readers attach through
   // /proc/<pid>/fd), so nothing is left behind whatever happens to the process.
   bool keep_name;

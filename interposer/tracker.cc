@@ -214,6 +214,7 @@ bool ensure_session() noexcept {
   p.backend = g.backend;
   p.keep_name = g.config.keep_session;
   p.run_id = g.config.run_id;
+  p.cuda_pool = g.config.cuda_pool;
   char why[256];
   if (!session::create(p, &g.seg, why, sizeof(why))) {
     log_line("{}", why);
@@ -301,9 +302,11 @@ std::uint32_t stack_id() noexcept {
   return id;
 }
 
-void emit(wire::Fields f) noexcept {
-  wire::Record recs[3];
+// `ext`: Ext records describing the event (device kind, stream), written first.
+void emit(wire::Fields f, const wire::Record* ext = nullptr, std::uint32_t ext_count = 0) noexcept {
+  wire::Record recs[5];
   std::uint32_t n = 0;
+  for (; n < ext_count && n < 2; ++n) recs[n] = ext[n];
   if (f.address >= wire::kAddressEscape) {
     recs[n++] = wire::encode_payload(Op::kExt, wire::kExtAddress, f.thread, f.address, 0);
     f.address = wire::kAddressEscape;
@@ -320,31 +323,39 @@ void emit(wire::Fields f) noexcept {
 // (libunwind, glibc inside it): never recorded.
 inline bool begin() noexcept { return t_hook_depth <= 1 && ensure_session(); }
 
-void record(const Timed& timed, Op op, std::uint8_t flags, void* p, std::size_t size,
-            bool with_stack) noexcept {
+void record(const Timed& timed, Op op, std::uint8_t flags, std::uint64_t address, std::size_t size,
+            bool with_stack, std::uint32_t device = wire::kDeviceHost, const wire::Record* ext = nullptr,
+            std::uint32_t ext_count = 0) noexcept {
   std::uint32_t slot = thread_slot();
   tick(timed.start());
   wire::Fields f{};
   f.op = op;
   f.flags = flags;
-  f.device = wire::kDeviceHost;
+  f.device = device;
   f.thread = slot;
   f.stack = with_stack ? stack_id() : 0;
-  f.address = reinterpret_cast<std::uintptr_t>(p);
+  f.address = address;
   f.size = size;
-  emit(f);
+  wire::Record tagged[2];
+  for (std::uint32_t i = 0; i < ext_count && i < 2; ++i) {
+    tagged[i] = ext[i];
+    tagged[i].w0 |= std::uint64_t{slot & 0xFFFu} << 14;
+  }
+  emit(f, tagged, ext_count);
 }
+
+inline std::uint64_t addr(const void* p) noexcept { return reinterpret_cast<std::uintptr_t>(p); }
 
 void on_alloc(void* p, std::size_t size, bool sampled) noexcept {
   if (!begin()) return;
   Timed timed;
-  record(timed, Op::kAlloc, sampled ? wire::kFlagSampled : 0, p, size, true);
+  record(timed, Op::kAlloc, sampled ? wire::kFlagSampled : 0, addr(p), size, true);
 }
 
 void on_free(void* p, bool in_realloc) noexcept {
   if (!begin()) return;
   Timed timed;
-  record(timed, Op::kFree, in_realloc ? wire::kFlagRealloc : 0, p, 0, false);
+  record(timed, Op::kFree, in_realloc ? wire::kFlagRealloc : 0, addr(p), 0, false);
 }
 
 void on_realloc(void* p, bool old_recorded, void* q, std::size_t size, bool new_recorded,
@@ -353,15 +364,49 @@ void on_realloc(void* p, bool old_recorded, void* q, std::size_t size, bool new_
   Timed timed;
   if (q == nullptr) {
     // The realloc failed after the old block's Free went out: it is live again.
-    if (old_recorded) record(timed, Op::kAlloc, 0, p, pool::usable_size(p), true);
+    if (old_recorded) record(timed, Op::kAlloc, 0, addr(p), pool::usable_size(p), true);
   } else if (new_recorded) {
-    record(timed, Op::kRealloc, sampled ? wire::kFlagSampled : 0, q, size, true);
+    record(timed, Op::kRealloc, sampled ? wire::kFlagSampled : 0, addr(q), size, true);
   }
 }
 
 constexpr pool::Recorder kRecorder = {on_alloc, on_free, on_realloc};
 
+inline bool recording_devices() noexcept {
+  return g.config.mode != pool::RecordMode::off && pool::record_mode() != pool::RecordMode::off;
+}
+
 }  // namespace
+
+void on_device_alloc(const DeviceEvent& e) noexcept {
+  if (!recording_devices() || !begin()) return;
+  Timed timed;
+  wire::Record ext[2];
+  std::uint32_t n = 0;
+  ext[n++] = wire::encode_payload(Op::kExt, wire::kExtDevice, 0, wire::device_ext(e.kind, e.api), 0);
+  if (e.has_stream) ext[n++] = wire::encode_payload(Op::kExt, wire::kExtStream, 0, e.stream, 0);
+  record(timed, Op::kAlloc, 0, e.address, e.size, true, e.device, ext, n);
+}
+
+void on_device_free(std::uint32_t device, std::uint64_t address) noexcept {
+  if (!recording_devices() || !begin()) return;
+  Timed timed;
+  record(timed, Op::kFree, 0, address, 0, false, device);
+}
+
+void publish_device_pool(std::uint32_t ordinal, const DevicePoolFigures& c) noexcept {
+  if (ordinal >= wire::SessionHeader::kPoolDevices || !recording_devices() || !ensure_session()) return;
+  wire::SessionHeader::DevicePool& d = header()->pool[ordinal];
+  constexpr auto R = std::memory_order_relaxed;
+  d.reserved_bytes.store(c.reserved_bytes, R);
+  d.in_use_bytes.store(c.in_use_bytes, R);
+  d.requested_bytes.store(c.requested_bytes, R);
+  d.largest_cached.store(c.largest_cached, R);
+  d.hits.store(c.hits, R);
+  d.misses.store(c.misses, R);
+  d.driver_frees.store(c.driver_frees, R);
+  d.trims.store(c.trims, std::memory_order_release);
+}
 
 void start(const TrackerConfig& config, std::uint32_t backend, std::uint64_t large_threshold) noexcept {
   g.config = config;

@@ -6,16 +6,13 @@ bool EventDecoder::feed(const wire::Record& r, Event* out) {
   wire::Fields f = wire::decode(r);
   switch (f.op) {
     case wire::Op::kExt: {
-      std::uint8_t kind = f.flags;
-      if (kind == wire::kExtAddress && !have_address_) {
-        have_address_ = true;
-        ext_address_ = r.w1;
-      } else if (kind == wire::kExtSize && !have_size_) {
-        have_size_ = true;
-        ext_size_ = r.w1;
-      } else {
-        ++malformed_;
+      std::uint8_t bit = static_cast<std::uint8_t>(1u << (f.flags & 3));
+      if (have_ext_ & bit) {
+        ++malformed_;  // each kind at most once per event: the first one stands
+        return false;
       }
+      have_ext_ |= bit;
+      ext_[f.flags & 3] = r.w1;
       return false;
     }
     case wire::Op::kTime:
@@ -47,22 +44,34 @@ bool EventDecoder::feed(const wire::Record& r, Event* out) {
       e.stack = f.stack;
       e.address = f.address;
       e.size = f.size;
-      if (have_address_) {
-        if (f.address == wire::kAddressEscape) e.address = ext_address_;
+      if (have_ext_ & (1u << wire::kExtAddress)) {
+        if (f.address == wire::kAddressEscape) e.address = ext_[wire::kExtAddress];
         else ++malformed_;
       }
-      if (have_size_) {
-        if (f.size == wire::kSizeEscape) e.size = ext_size_;
+      if (have_ext_ & (1u << wire::kExtSize)) {
+        if (f.size == wire::kSizeEscape) e.size = ext_[wire::kExtSize];
         else ++malformed_;
       }
-      have_address_ = have_size_ = false;
+      if (have_ext_ & (1u << wire::kExtDevice)) {
+        if (f.device != wire::kDeviceHost) {
+          e.device_kind = wire::device_ext_kind(ext_[wire::kExtDevice]);
+          e.device_api = wire::device_ext_api(ext_[wire::kExtDevice]);
+        } else {
+          ++malformed_;
+        }
+      }
+      if (have_ext_ & (1u << wire::kExtStream)) {
+        if (f.device != wire::kDeviceHost) e.stream = ext_[wire::kExtStream];
+        else ++malformed_;
+      }
+      have_ext_ = 0;
       e.time_ns = time_ns_;
       *out = e;
       return true;
     }
   }
-  if (have_address_ || have_size_) ++malformed_;  // an Ext must precede its event directly
-  have_address_ = have_size_ = false;
+  if (have_ext_) ++malformed_;  // an Ext must precede its event directly
+  have_ext_ = 0;
   return false;
 }
 

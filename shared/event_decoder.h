@@ -21,6 +21,10 @@ struct Event {
   std::uint64_t address = 0;
   std::uint64_t size = 0;
   std::uint64_t time_ns = 0;  // session time (since the header's clock_base_ns)
+  // Device allocations (kExtDevice, kExtStream before the event); kUnknown/0 otherwise.
+  wire::DeviceKind device_kind = wire::DeviceKind::kUnknown;
+  wire::DeviceApi device_api = wire::DeviceApi::kUnknown;
+  std::uint64_t stream = 0;
 };
 
 class EventDecoder {
@@ -38,10 +42,9 @@ class EventDecoder {
   std::uint64_t time_ns_ = 0;
   bool ended_ = false;
   std::uint64_t malformed_ = 0;
-  bool have_address_ = false;
-  bool have_size_ = false;
-  std::uint64_t ext_address_ = 0;
-  std::uint64_t ext_size_ = 0;
+  // The Ext records waiting for their event, by ExtKind.
+  std::uint8_t have_ext_ = 0;  // bit per ExtKind
+  std::uint64_t ext_[4] = {};
 };
 
 }  // namespace heaplens::reader

@@ -23,7 +23,7 @@
 namespace heaplens::wire {
 
 inline constexpr std::uint64_t kMagic = 0x31534e4c50414548ULL;  // bytes "HEAPLNS1" in memory
-inline constexpr std::uint32_t kFormatVersion = 2;  // 2: run_id
+inline constexpr std::uint32_t kFormatVersion = 3;  // 2: run_id; 3: device Ext records, CUDA pool counters
 
 // ---------------------------------------------------------------------------------------
 // The record: 16 bytes, two little-endian 64-bit words.
@@ -62,12 +62,24 @@ inline constexpr std::uint32_t kFormatVersion = 2;  // 2: run_id
 //            reservations (the Free goes out before the old block can be reused): records of
 //            other threads and a Time record may come between them.
 //   Ext      w0 bits 6..7: ExtKind; w1: the full 64-bit value for the next record.
+//            kExtAddress and kExtSize carry an escaped address or size. kExtDevice and
+//            kExtStream describe a device allocation (device != 0): w1 of kExtDevice is
+//            bits 0..7 DeviceKind, bits 8..15 DeviceApi; w1 of kExtStream is the CUDA stream
+//            handle of a stream-ordered allocation (0: the legacy default stream). Ext
+//            records of one event are in one reservation, directly before it, each kind at
+//            most once, in any order.
 //   Time     w1: nanoseconds since SessionHeader::clock_base_ns (CLOCK_MONOTONIC). Every
 //            record until the next Time record happened at (or within 1 ms after) that
 //            time: producers emit a Time record whenever the millisecond changes.
 //   Thread   thread slot `thread` now belongs to the OS thread id in w1 (bits 0..31).
 //   End      the producer image is finishing (exit, or exec); w1: exit time like Time.
-//   8..15    reserved for device operations (the CUDA layer); readers skip them.
+//   8..15    reserved; readers skip them.
+//
+// Device memory (device != 0): every allocation is recorded (weight 1, never sampled), its
+// Alloc preceded by a kExtDevice record (and kExtStream for stream-ordered ones). A device
+// block is identified by (device, address): pinned host memory and VMM handles can share
+// numbers with host blocks. For kVmm the "address" is the physical allocation's handle
+// (cuMemCreate) and the block lives until it is both released and unmapped everywhere.
 //
 // Flags: kFlagSampled on Alloc/Realloc: recorded by the Poisson sampler (sampling interval
 // R = SessionHeader::sample_interval), so it stands for 1/p allocations and size/p bytes,
@@ -92,7 +104,33 @@ enum class Op : std::uint8_t {
   kEnd = 7,
   kFirstDeviceOp = 8,  // 8..15 reserved
 };
-enum ExtKind : std::uint8_t { kExtAddress = 0, kExtSize = 1 };
+enum ExtKind : std::uint8_t { kExtAddress = 0, kExtSize = 1, kExtDevice = 2, kExtStream = 3 };
+
+// What a device allocation is (kExtDevice bits 0..7).
+enum class DeviceKind : std::uint8_t {
+  kUnknown = 0,
+  kDevice = 1,      // device memory: cudaMalloc, cuMemAlloc, pitched and 3D allocations
+  kManaged = 2,     // unified memory: cudaMallocManaged, cuMemAllocManaged
+  kPinnedHost = 3,  // page-locked host memory: cudaMallocHost, cudaHostAlloc, cuMemHostAlloc
+  kAsync = 4,       // stream-ordered, from a memory pool: cudaMallocAsync, cuMemAllocAsync
+  kVmm = 5,         // physical memory of the VMM API: cuMemCreate (address = the handle)
+  kArray = 6,       // CUDA arrays: cudaMallocArray, cudaMalloc3DArray (size: estimated)
+  kCount
+};
+// Which API the program called (kExtDevice bits 8..15).
+enum class DeviceApi : std::uint8_t { kUnknown = 0, kRuntime = 1, kDriver = 2, kCount };
+
+inline constexpr std::uint64_t device_ext(DeviceKind k, DeviceApi a) {
+  return static_cast<std::uint64_t>(k) | (static_cast<std::uint64_t>(a) << 8);
+}
+inline constexpr DeviceKind device_ext_kind(std::uint64_t w1) {
+  auto k = static_cast<std::uint8_t>(w1 & 0xFF);
+  return k < static_cast<std::uint8_t>(DeviceKind::kCount) ? static_cast<DeviceKind>(k) : DeviceKind::kUnknown;
+}
+inline constexpr DeviceApi device_ext_api(std::uint64_t w1) {
+  auto a = static_cast<std::uint8_t>((w1 >> 8) & 0xFF);
+  return a < static_cast<std::uint8_t>(DeviceApi::kCount) ? static_cast<DeviceApi>(a) : DeviceApi::kUnknown;
+}
 
 inline constexpr std::uint8_t kFlagSampled = 1;
 inline constexpr std::uint8_t kFlagRealloc = 2;
@@ -288,7 +326,27 @@ struct alignas(64) SessionHeader {
   // The run this process belongs to (fixed): HEAPLENS_RUN_ID, inherited by every child, so
   // `heaplens run` finds the sessions of the whole process tree it started; 0 when unset.
   std::uint64_t run_id;
+
+  // The CUDA caching pool (HEAPLENS_CUDA_POOL=1), live: one entry per CUDA device ordinal
+  // 0..kPoolDevices-1 (devices beyond are served by the driver directly). Bytes are of the
+  // pool's blocks; "cached" = reserved - in_use is held for reuse. Fragmentation of the
+  // cache = 1 - largest_cached / cached.
+  std::uint32_t cuda_pool;  // fixed: 1 when the pool serves cudaMalloc/cudaFree
+  std::uint32_t reserved1;
+  struct alignas(64) DevicePool {
+    std::atomic<std::uint64_t> reserved_bytes;   // obtained from the driver, not yet returned
+    std::atomic<std::uint64_t> in_use_bytes;     // of blocks handed out (rounded sizes)
+    std::atomic<std::uint64_t> requested_bytes;  // what the callers of those blocks asked for
+    std::atomic<std::uint64_t> largest_cached;   // the largest cached (free) block
+    std::atomic<std::uint64_t> hits;             // allocations served from the cache
+    std::atomic<std::uint64_t> misses;           // allocations that went to the driver
+    std::atomic<std::uint64_t> driver_frees;     // blocks given back to the driver
+    std::atomic<std::uint64_t> trims;            // cache flushes after a failed driver allocation
+  };
+  static constexpr std::uint32_t kPoolDevices = 8;
+  DevicePool pool[kPoolDevices];
 };
+static_assert(sizeof(SessionHeader::DevicePool) == 64);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(sizeof(SessionHeader) <= kHeaderSize);
 static_assert(offsetof(SessionHeader, executable) == 168 && offsetof(SessionHeader, state) == 1216);

@@ -182,6 +182,7 @@ bool Session::validate(std::string* error) {
   info_.large_threshold = h.large_threshold;
   info_.backend = h.backend;
   info_.run_id = h.run_id;
+  info_.cuda_pool = h.cuda_pool != 0;
   info_.layout = l;
   info_.segment_size = o.total;
   const char* base = static_cast<const char*>(base_);
@@ -233,6 +234,11 @@ LiveStats Session::stats() const {
   s.heap_resident = h.heap_resident.load(R);
   s.heap_mapped = h.heap_mapped.load(R);
   s.heap_retained = h.heap_retained.load(R);
+  for (std::uint32_t i = 0; i < wire::SessionHeader::kPoolDevices; ++i) {
+    const wire::SessionHeader::DevicePool& p = h.pool[i];
+    s.pool[i] = {p.reserved_bytes.load(R), p.in_use_bytes.load(R), p.requested_bytes.load(R), p.largest_cached.load(R),
+                 p.hits.load(R),           p.misses.load(R),       p.driver_frees.load(R),    p.trims.load(R)};
+  }
   return s;
 }
 

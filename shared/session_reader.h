@@ -32,6 +32,7 @@ struct SessionInfo {
   std::uint64_t large_threshold = 0;
   std::uint32_t backend = 0;
   std::uint64_t run_id = 0;
+  bool cuda_pool = false;  // the CUDA caching pool served cudaMalloc/cudaFree
   wire::Layout layout{};
   std::uint64_t segment_size = 0;
 };
@@ -46,6 +47,12 @@ struct LiveStats {
   std::uint64_t allocations = 0, frees = 0, bytes_requested = 0, bytes_allocated = 0, bytes_freed = 0;
   std::uint64_t live_bytes = 0, peak_live_bytes = 0, large_allocations = 0, threads = 0;
   std::uint64_t heap_allocated = 0, heap_active = 0, heap_resident = 0, heap_mapped = 0, heap_retained = 0;
+  // The CUDA caching pool's counters by device ordinal (wire::SessionHeader::DevicePool).
+  struct DevicePool {
+    std::uint64_t reserved_bytes = 0, in_use_bytes = 0, requested_bytes = 0, largest_cached = 0;
+    std::uint64_t hits = 0, misses = 0, driver_frees = 0, trims = 0;
+  };
+  DevicePool pool[wire::SessionHeader::kPoolDevices];
 };
 
 struct Module {

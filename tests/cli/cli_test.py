@@ -93,6 +93,9 @@ USAGE_ERRORS = [
     ("check_negative_bytes", ["check", "--max-leaked-bytes", "-5", "--", "x"]),
     ("check_overflowing_bytes", ["check", "--max-leaked-bytes", "18446744073709551616", "--", "x"]),
     ("check_fractional_blocks", ["check", "--max-leaked-blocks", "1.5", "--", "x"]),
+    ("check_negative_device_bytes", ["check", "--max-leaked-device-bytes", "-1", "--", "x"]),
+    ("check_bad_device_blocks", ["check", "--max-leaked-device-blocks", "2k", "--", "x"]),
+    ("check_overflowing_device_blocks", ["check", "--max-leaked-device-blocks", "99999999999999999999", "--", "x"]),
     ("run_bad_size", ["run", "--sample-interval", "12Q", "--", "true"]),
     ("run_bad_mode", ["run", "--mode", "fast", "--", "true"]),
     ("report_without_file", ["report"]),
@@ -383,6 +386,32 @@ def test_check_limits(tmp):
                        (["--max-leaked-bytes", "3000", "--max-leaked-blocks", "3"], 0)]:
         r = hl("check", *args, "--", *fx(*LEAK3), cwd=tmp)
         expect(r.returncode == want, f"`{r.cmd}`: want exit {want}; got {got(r)}")
+
+
+@case("check")
+def test_check_device_limits(tmp):
+    # A host-only program: the device limits change nothing, and never cover host bytes. The
+    # JSON states all four limits; one device limit alone leaves the other unlimited.
+    unlimited = 2 ** 64 - 1
+    for args, want, limits in [
+            ([], 23, (0, 0, 0, 0)),
+            (["--max-leaked-device-bytes", "5000"], 23, (0, 0, 5000, unlimited)),
+            (["--max-leaked-device-blocks", "7"], 23, (0, 0, unlimited, 7)),
+            (["--max-leaked-bytes", "3000", "--max-leaked-device-bytes", "0"], 0, (3000, unlimited, 0, unlimited)),
+            (["--max-leaked-device-bytes", "1", "--max-leaked-device-blocks", "2"], 23, (0, 0, 1, 2))]:
+        j = os.path.join(tmp, "d.json")
+        r = hl("check", "--json", j, *args, "--", *fx(*LEAK3), cwd=tmp)
+        expect(r.returncode == want, f"`{r.cmd}`: want exit {want}; got {got(r)}")
+        with open(j) as f:
+            doc = json.load(f)
+        t = doc["thresholds"]
+        have = (t["max_leaked_bytes"], t["max_leaked_blocks"], t["max_leaked_device_bytes"], t["max_leaked_device_blocks"])
+        expect(have == limits, f"`{r.cmd}`: thresholds {t}, want {limits}")
+        expect(doc["totals"]["device_leaked_bytes"] == 0 and doc["totals"]["device_leaked_blocks"] == 0,
+               f"`{r.cmd}`: device totals of a host-only program: {doc['totals']}")
+        devices = doc["processes"][0]["devices"]
+        expect([d["name"] for d in devices] == ["host"] and devices[0]["leaks"]["bytes"] == 3000,
+               f"`{r.cmd}`: devices of a host-only program: {devices}")
 
 
 @case("check")

@@ -118,6 +118,59 @@ TEST_CASE("leaks by age: only blocks older than the chosen age") {
   CHECK(none.leaks.empty());
 }
 
+TEST_CASE("devices: a live series each beside the host's, leak rows with device and kind, header totals") {
+  using Kind = wire::DeviceKind;
+  model::TraceModel m;
+  m.on_image(full_image());
+  add_stacks(m);
+  Stream s = workload();  // host: 7000 peak at 10 ms, 2500 live at the end
+  s.time(31 * kMs).device_alloc(1, 0x1000, 1 << 20, 3, Kind::kDevice);  // cuda:0, the host's 0x1000 too
+  s.time(33 * kMs).device_alloc(2, 0x2000, 4096, 3, Kind::kManaged).device_alloc(2, 0x3000, 100, 3, Kind::kDevice);
+  s.time(34 * kMs).device_free(2, 0x2000);
+  m.on_records(0, s.records());
+  m.on_stats(heaplens::test::pool_snapshot(0, {2 << 20, 0, 0, 0, 0, 0, 0, 0}));
+  const model::ImageModel& im = *m.image(0);
+
+  gui::TimelineView t = gui::build_timeline(im);
+  CHECK(t.host_live.back().last == 2500);  // no device bytes in the host's series
+  CHECK(t.host_live.back().max <= 7000);
+  REQUIRE(t.device_live.size() == 2);
+  CHECK(t.device_live.at(1).back().last == 1 << 20);
+  CHECK(t.device_live.at(2).front().max == 4196);
+  CHECK(t.device_live.at(2).back().last == 100);
+
+  model::FrameResolver frames(false);
+  gui::LeaksView l = gui::build_leaks(im, frames, 0);
+  CHECK(l.bytes.value == 2500);  // the host's
+  CHECK(l.device_bytes.value == (1 << 20) + 100);
+  CHECK(l.device_blocks.value == 2);
+  REQUIRE(l.leaks.size() == 3);
+  CHECK(l.leaks[0].device == 1);  // largest first, whatever the memory
+  CHECK(l.leaks[0].kind == Kind::kDevice);
+  CHECK(l.leaks[0].function == "c");
+  CHECK(l.leaks[0].largest == 1 << 20);
+  CHECK(l.leaks[1].device == wire::kDeviceHost);
+  CHECK(l.leaks[2].device == 2);
+  // Older than 2 ms (now is 34 ms): the host's blocks and cuda:0's, not cuda:1's young one.
+  gui::LeaksView old = gui::build_leaks(im, frames, 2 * kMs);
+  CHECK(old.blocks.value == 2);
+  CHECK(old.device_blocks.value == 1);
+
+  gui::HeaderView h = gui::build_header(m, 0);
+  CHECK(h.live_bytes.value == 2500);
+  CHECK(h.peak.value == 7000);
+  REQUIRE(h.devices.size() == 3);
+  CHECK(h.devices[0].name == "host");
+  CHECK(h.devices[1].name == "cuda:0");
+  CHECK(h.devices[1].peak_bytes.value == 1 << 20);
+  REQUIRE(h.devices[1].pool.has_value());
+  CHECK(h.devices[1].pool->reserved_bytes == 2 << 20);
+  CHECK(h.devices[2].name == "cuda:1");
+  CHECK(h.devices[2].peak_bytes.value == 4196);
+  CHECK(h.devices[2].live_bytes.value == 100);
+  CHECK(h.devices[2].kinds.size() == 2);
+}
+
 TEST_CASE("call trees over function names: top-down from main, bottom-up from the allocating function") {
   model::TraceModel m;
   m.on_image(full_image());

@@ -125,7 +125,7 @@ def case_screenshot(tmp):
         fail(f"viewer exited {r.returncode}: {r.stderr}")
     colours = check_png(png, 1280, 800)
     s = json.load(open(state))
-    want = {"header", "timeline", "sites", "call tree", "flame graph", "leaks", "pools", "sizes", "session"}
+    want = {"header", "timeline", "sites", "call tree", "flame graph", "leaks", "devices", "pools", "sizes", "session"}
     missing = want - set(s["panels_drawn"])
     if missing:
         fail(f"panels never drawn: {sorted(missing)} (drawn: {s['panels_drawn']})")

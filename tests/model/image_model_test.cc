@@ -133,7 +133,7 @@ TEST_CASE("sizes beyond 16 GiB arrive through Ext records") {
 TEST_CASE("devices are kept apart; the host peak ignores device memory") {
   ImageModel m(full_info());
   Stream s;
-  s.alloc(0x1, 100, 1, 0, 1, 0).alloc(0x2, 5000, 2, 0, 1, 1).free_(0x2);
+  s.alloc(0x1, 100, 1, 0, 1, 0).alloc(0x2, 5000, 2, 0, 1, 1).device_free(1, 0x2);
   m.on_records(s.records());
   CHECK(m.device(0).peak_bytes == 100);
   CHECK(m.device(1).peak_bytes == 5000);

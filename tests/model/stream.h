@@ -2,6 +2,7 @@
 // model tests with known answers.
 #pragma once
 
+#include <array>
 #include <vector>
 
 #include "format.h"
@@ -15,6 +16,18 @@ inline trace::ImageInfo full_mode_image(std::int64_t pid) {
   i.pid = pid;
   i.mode = static_cast<std::uint32_t>(wire::Mode::kFull);
   return i;
+}
+
+// A counter snapshot taken with the CUDA caching pool on: the counters of device `ordinal` in
+// trace::PoolCounter order (reserved, in use, requested, largest cached, hits, misses, driver
+// frees, trims); the other devices' are 0.
+inline trace::StatsSnapshot pool_snapshot(std::uint32_t ordinal, const std::array<std::uint64_t, trace::kPoolCounters>& c,
+                                          std::uint64_t time_ns = 0) {
+  trace::StatsSnapshot s;
+  s.set(trace::StatsField::kTimeNs, time_ns);
+  s.set(trace::StatsField::kCudaPool, 1);
+  for (std::uint32_t k = 0; k < trace::kPoolCounters; ++k) s.set(trace::pool_field(ordinal, static_cast<trace::PoolCounter>(k)), c[k]);
+  return s;
 }
 
 class Stream {
@@ -31,6 +44,17 @@ class Stream {
     return event(wire::Op::kRealloc, addr, size, stack, 0, slot, 0);
   }
   Stream& free_(std::uint64_t addr, std::uint32_t slot = 1) { return event(wire::Op::kFree, addr, 0, 0, 0, slot, 0); }
+  // A device allocation as the CUDA hooks write it: kExtDevice (and kExtStream for
+  // stream-ordered ones) directly before an Alloc on `device` (1 + CUDA ordinal).
+  Stream& device_alloc(std::uint32_t device, std::uint64_t addr, std::uint64_t size, std::uint32_t stack,
+                       wire::DeviceKind kind, std::uint64_t stream = 0, std::uint32_t slot = 1) {
+    payload(wire::Op::kExt, wire::kExtDevice, slot, wire::device_ext(kind, wire::DeviceApi::kRuntime));
+    if (kind == wire::DeviceKind::kAsync) payload(wire::Op::kExt, wire::kExtStream, slot, stream);
+    return event(wire::Op::kAlloc, addr, size, stack, 0, slot, device);
+  }
+  Stream& device_free(std::uint32_t device, std::uint64_t addr, std::uint32_t slot = 1) {
+    return event(wire::Op::kFree, addr, 0, 0, 0, slot, device);
+  }
   Stream& end(std::uint64_t ns) { return payload(wire::Op::kEnd, 0, 0, ns); }
   const std::vector<wire::Record>& records() const { return r_; }
 

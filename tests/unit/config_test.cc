@@ -138,3 +138,25 @@ TEST_CASE("HEAPLENS_RUN_ID takes 1..16 hex digits") {
     CHECK(p.problems[0].find("HEAPLENS_RUN_ID=") == 0);
   }
 }
+
+TEST_CASE("HEAPLENS_CUDA and HEAPLENS_CUDA_POOL") {
+  Parsed d = parse({});
+  CHECK(d.config.cuda.enabled);
+  CHECK_FALSE(d.config.cuda.pool);
+  CHECK_FALSE(d.config.tracker.cuda_pool);
+  Parsed on = parse({{"HEAPLENS_CUDA_POOL", "1"}});
+  CHECK(on.config.cuda.pool);
+  CHECK(on.config.tracker.cuda_pool);  // the session header says so
+  CHECK(on.problems.empty());
+  // No hooks, no pool: the pool lives inside the hooks.
+  Parsed off = parse({{"HEAPLENS_CUDA", "off"}, {"HEAPLENS_CUDA_POOL", "yes"}});
+  CHECK_FALSE(off.config.cuda.enabled);
+  CHECK_FALSE(off.config.cuda.pool);
+  CHECK_FALSE(off.config.tracker.cuda_pool);
+  Parsed bad = parse({{"HEAPLENS_CUDA", "gpu"}, {"HEAPLENS_CUDA_POOL", "2"}});
+  CHECK(bad.config.cuda.enabled);
+  CHECK_FALSE(bad.config.cuda.pool);
+  REQUIRE(bad.problems.size() == 2);
+  CHECK(bad.problems[0] == "HEAPLENS_CUDA='gpu' is not 0/1/true/false/yes/no/on/off; using 1");
+  CHECK(bad.problems[1] == "HEAPLENS_CUDA_POOL='2' is not 0/1/true/false/yes/no/on/off; using 0");
+}

@@ -196,12 +196,14 @@ TEST_CASE("decoder: malformed sequences are counted, never fatal, and do not lea
     REQUIRE(f.events.size() == 1);
     CHECK(f.events[0].size == 111);
   }
-  SECTION("an Ext kind that does not exist") {
+  SECTION("device Exts before a host event") {
     reader::EventDecoder d;
-    auto f = feed(d, {ext(2, 111), ext(3, 222), event(wire::Op::kAlloc, 0x10, 5)});
+    auto f = feed(d, {ext(wire::kExtDevice, 111), ext(wire::kExtStream, 222), event(wire::Op::kAlloc, 0x10, 5)});
     CHECK(d.malformed() == 2);
     REQUIRE(f.events.size() == 1);
     CHECK(f.events[0].size == 5);
+    CHECK(f.events[0].device_kind == wire::DeviceKind::kUnknown);
+    CHECK(f.events[0].stream == 0);
   }
   SECTION("an Ext before an event without the escape value") {
     reader::EventDecoder d;
@@ -241,4 +243,29 @@ TEST_CASE("decoder: random records never crash it") {
   }
   CHECK(events > 0);
   CHECK(d.malformed() > 0);
+}
+
+TEST_CASE("device allocations carry their kind, API and stream") {
+  reader::EventDecoder d;
+  wire::Fields dev{wire::Op::kAlloc, 0, wire::kDeviceCudaFirst + 1, 3, 7, 0x7f0000200000ULL, 4096};
+  wire::Record alloc = wire::encode(dev, 0);
+  auto f = feed(d, {ext(wire::kExtStream, 0xabcdef),
+                    ext(wire::kExtDevice, wire::device_ext(wire::DeviceKind::kAsync, wire::DeviceApi::kDriver)),
+                    alloc,
+                    ext(wire::kExtDevice, wire::device_ext(wire::DeviceKind::kVmm, wire::DeviceApi::kRuntime)),
+                    alloc,
+                    // Values beyond the enums decode as unknown, never as something else.
+                    ext(wire::kExtDevice, 0xFFFF), alloc, alloc});
+  CHECK(d.malformed() == 0);
+  REQUIRE(f.events.size() == 4);
+  CHECK(f.events[0].device == 2);
+  CHECK(f.events[0].device_kind == wire::DeviceKind::kAsync);
+  CHECK(f.events[0].device_api == wire::DeviceApi::kDriver);
+  CHECK(f.events[0].stream == 0xabcdef);
+  CHECK(f.events[1].device_kind == wire::DeviceKind::kVmm);
+  CHECK(f.events[1].device_api == wire::DeviceApi::kRuntime);
+  CHECK(f.events[1].stream == 0);  // Exts belong to one event only
+  CHECK(f.events[2].device_kind == wire::DeviceKind::kUnknown);
+  CHECK(f.events[2].device_api == wire::DeviceApi::kUnknown);
+  CHECK(f.events[3].device_kind == wire::DeviceKind::kUnknown);
 }

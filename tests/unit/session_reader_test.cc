@@ -221,6 +221,9 @@ bool same_payload(const wire::Record& got, const wire::Record& want) {
 TEST_CASE("session reader: a valid segment opens, drains, and gives stacks and modules") {
   Image image(kLayout);
   Valid v = fill(image);
+  image.header()->cuda_pool = 1;
+  image.header()->pool[2].in_use_bytes.store(4096);
+  image.header()->pool[7].trims.store(3);
   TempFile file;
   file.write(image);
 
@@ -229,6 +232,7 @@ TEST_CASE("session reader: a valid segment opens, drains, and gives stacks and m
   INFO(error);
   REQUIRE(s != nullptr);
   const reader::SessionInfo& info = s->info();
+  CHECK(info.cuda_pool);
   CHECK(info.path == file.path());
   CHECK(info.pid == getpid());
   CHECK(info.ppid == getppid());
@@ -249,6 +253,9 @@ TEST_CASE("session reader: a valid segment opens, drains, and gives stacks and m
   CHECK(st.stacks_used == 3);
   CHECK(st.module_count == 1);
   CHECK(st.records_written == 60 + v.records.size());
+  CHECK(st.pool[2].in_use_bytes == 4096);  // the CUDA caching pool's counters, by ordinal
+  CHECK(st.pool[7].trims == 3);
+  CHECK(st.pool[0].hits == 0);
 
   // Nobody holds the producer's lock: the producer is gone, so draining finishes.
   CHECK_FALSE(s->producer_alive());

@@ -2,6 +2,7 @@
 #
 #   heaplens_add_leak_check(NAME <test> COMMAND <program> [args...]
 #                           [MAX_LEAKED_BYTES <n>] [MAX_LEAKED_BLOCKS <n>]
+#                           [MAX_LEAKED_DEVICE_BYTES <n>] [MAX_LEAKED_DEVICE_BLOCKS <n>]
 #                           [SUPPRESSIONS <file>...] [JUNIT <file>] [JSON <file>]
 #                           [ERROR_EXITCODE <n>] [WORKING_DIRECTORY <dir>]
 #                           [LABELS <label>...] [ENVIRONMENT <VAR=value>...] [WILL_FAIL])
@@ -10,6 +11,7 @@
 # test fails when the leaks exceed the limits, default 0, or when the program fails), or
 #
 #   heaplens_leak_check_target(<target> [MAX_LEAKED_BYTES <n>] [MAX_LEAKED_BLOCKS <n>]
+#                              [MAX_LEAKED_DEVICE_BYTES <n>] [MAX_LEAKED_DEVICE_BLOCKS <n>]
 #                              [SUPPRESSIONS <file>...])
 #
 # to run every existing and future add_test(COMMAND <target> ...) of an executable target
@@ -35,14 +37,17 @@ function(_heaplens_executable out)
 endfunction()
 
 function(_heaplens_check_args out)
-  cmake_parse_arguments(C "" "MAX_LEAKED_BYTES;MAX_LEAKED_BLOCKS;JUNIT;JSON;ERROR_EXITCODE" "SUPPRESSIONS" ${ARGN})
+  cmake_parse_arguments(C ""
+    "MAX_LEAKED_BYTES;MAX_LEAKED_BLOCKS;MAX_LEAKED_DEVICE_BYTES;MAX_LEAKED_DEVICE_BLOCKS;JUNIT;JSON;ERROR_EXITCODE"
+    "SUPPRESSIONS" ${ARGN})
   set(args)
-  if(DEFINED C_MAX_LEAKED_BYTES)
-    list(APPEND args --max-leaked-bytes ${C_MAX_LEAKED_BYTES})
-  endif()
-  if(DEFINED C_MAX_LEAKED_BLOCKS)
-    list(APPEND args --max-leaked-blocks ${C_MAX_LEAKED_BLOCKS})
-  endif()
+  foreach(limit BYTES BLOCKS DEVICE_BYTES DEVICE_BLOCKS)
+    if(DEFINED C_MAX_LEAKED_${limit})
+      string(TOLOWER "${limit}" option)
+      string(REPLACE "_" "-" option "${option}")
+      list(APPEND args --max-leaked-${option} ${C_MAX_LEAKED_${limit}})
+    endif()
+  endforeach()
   foreach(s IN LISTS C_SUPPRESSIONS)
     get_filename_component(s "${s}" ABSOLUTE)
     list(APPEND args --suppressions ${s})
@@ -61,14 +66,14 @@ endfunction()
 
 function(heaplens_add_leak_check)
   cmake_parse_arguments(T "WILL_FAIL"
-    "NAME;MAX_LEAKED_BYTES;MAX_LEAKED_BLOCKS;JUNIT;JSON;ERROR_EXITCODE;WORKING_DIRECTORY"
+    "NAME;MAX_LEAKED_BYTES;MAX_LEAKED_BLOCKS;MAX_LEAKED_DEVICE_BYTES;MAX_LEAKED_DEVICE_BLOCKS;JUNIT;JSON;ERROR_EXITCODE;WORKING_DIRECTORY"
     "COMMAND;SUPPRESSIONS;LABELS;ENVIRONMENT" ${ARGN})
   if(NOT T_NAME OR NOT T_COMMAND)
     message(FATAL_ERROR "heaplens_add_leak_check: NAME and COMMAND are required")
   endif()
   _heaplens_executable(heaplens)
   set(pass)
-  foreach(k MAX_LEAKED_BYTES MAX_LEAKED_BLOCKS JUNIT JSON ERROR_EXITCODE)
+  foreach(k MAX_LEAKED_BYTES MAX_LEAKED_BLOCKS MAX_LEAKED_DEVICE_BYTES MAX_LEAKED_DEVICE_BLOCKS JUNIT JSON ERROR_EXITCODE)
     if(DEFINED T_${k})
       list(APPEND pass ${k} ${T_${k}})
     endif()

@@ -116,16 +116,7 @@ int check_command(const CheckArgs& a) {
   model::Report rep = model::build_report(model, frames, suppressions, options);
   rep.trace_path = temporary ? "" : o.trace_path;
 
-  CheckVerdict v;
-  v.max_bytes = a.max_bytes;
-  v.max_blocks = a.max_blocks;
-  if (res.exit_code != 0) {
-    v.kind = CheckVerdict::Kind::kProgramFailed;
-    v.exit_code = res.exit_code;
-  } else if (rep.leaked_bytes.rounded() > a.max_bytes || rep.leaked_blocks.rounded() > a.max_blocks) {
-    v.kind = CheckVerdict::Kind::kLeaks;
-    v.exit_code = a.error_exitcode;
-  }
+  CheckVerdict v = judge(rep, a.limits, res.exit_code, a.error_exitcode);
   render_check_text(rep, v, stderr);
   for (const auto& s : suppressions.all())
     if (s.sites > 0)

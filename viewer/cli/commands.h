@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "leak_limits.h"
+
 namespace heaplens::cli {
 
 inline constexpr int kExitUsage = 2;
@@ -43,7 +45,7 @@ int report_command(const ReportArgs& a);
 
 struct CheckArgs {
   std::vector<std::string> argv;
-  std::uint64_t max_bytes = 0, max_blocks = 0;
+  LeakLimits limits;
   std::vector<std::string> suppressions;
   bool default_suppressions = true;
   std::string junit, json, output;

@@ -61,12 +61,22 @@ int main(int argc, char** argv) {
 
   CheckArgs chk;
   auto* chk_cmd = app.add_subcommand("check", "run PROG in full, lossless mode and fail when it leaks (exit 23)");
-  auto* max_bytes = chk_cmd->add_option("--max-leaked-bytes", chk.max_bytes,
+  auto* max_bytes = chk_cmd->add_option("--max-leaked-bytes", chk.limits.max_bytes,
                                         "leaked bytes allowed (default 0; unlimited if only --max-leaked-blocks is given)")
                         ->check(check_count);
-  auto* max_blocks = chk_cmd->add_option("--max-leaked-blocks", chk.max_blocks,
+  auto* max_blocks = chk_cmd->add_option("--max-leaked-blocks", chk.limits.max_blocks,
                                          "leaked blocks allowed (default 0; unlimited if only --max-leaked-bytes is given)")
                          ->check(check_count);
+  auto* max_device_bytes =
+      chk_cmd->add_option("--max-leaked-device-bytes", chk.limits.max_device_bytes,
+                          "leaked GPU bytes allowed, all devices together (default 0; unlimited if only "
+                          "--max-leaked-device-blocks is given)")
+          ->check(check_count);
+  auto* max_device_blocks =
+      chk_cmd->add_option("--max-leaked-device-blocks", chk.limits.max_device_blocks,
+                          "leaked GPU blocks allowed, all devices together (default 0; unlimited if only "
+                          "--max-leaked-device-bytes is given)")
+          ->check(check_count);
   chk_cmd->add_option("--suppressions", chk.suppressions, "file of leak:PATTERN lines (repeatable)");
   chk_cmd->add_flag("!--no-default-suppressions", chk.default_suppressions,
                     "do not suppress the C/C++ runtime's own allocations that live until exit");
@@ -114,9 +124,14 @@ int main(int argc, char** argv) {
   if (*rec_cmd) return record_command(rec);
   if (*rep_cmd) return report_command(rep);
   if (*chk_cmd) {
-    // One limit alone is the limit: the other one must not fail the check at 0.
-    if (max_bytes->count() > 0 && max_blocks->count() == 0) chk.max_blocks = UINT64_MAX;
-    if (max_blocks->count() > 0 && max_bytes->count() == 0) chk.max_bytes = UINT64_MAX;
+    // One limit of a pair alone is the limit: the other one must not fail the check at 0.
+    auto alone = [](const CLI::Option* given, const CLI::Option* other, std::uint64_t* other_limit) {
+      if (given->count() > 0 && other->count() == 0) *other_limit = UINT64_MAX;
+    };
+    alone(max_bytes, max_blocks, &chk.limits.max_blocks);
+    alone(max_blocks, max_bytes, &chk.limits.max_bytes);
+    alone(max_device_bytes, max_device_blocks, &chk.limits.max_device_blocks);
+    alone(max_device_blocks, max_device_bytes, &chk.limits.max_device_bytes);
     return check_command(chk);
   }
   if (*ls_cmd) return ls_command(!keep_stale);

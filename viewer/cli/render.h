@@ -6,16 +6,22 @@
 #include <cstdio>
 #include <string>
 
+#include "leak_limits.h"
 #include "report.h"
 
 namespace heaplens::cli {
 
 struct CheckVerdict {
-  std::uint64_t max_bytes = 0, max_blocks = 0;
+  LeakLimits limits;
   enum class Kind { kClean, kLeaks, kProgramFailed } kind = Kind::kClean;
+  bool host_over = false, device_over = false;  // which limits the leaks exceed
   int exit_code = 0;
 };
 const char* to_string(CheckVerdict::Kind k);
+
+// A failed program (program_exit != 0) is its own verdict, with its status; otherwise leaks over
+// either limit fail with error_exitcode.
+CheckVerdict judge(const model::Report& r, const LeakLimits& limits, int program_exit, int error_exitcode);
 
 void render_text(const model::Report& r, const model::ReportOptions& o, std::FILE* out);
 // The leak part only (check's stderr), ending with the verdict.

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "device_names.h"
 #include "render.h"
 
 namespace heaplens::cli {
@@ -30,7 +31,11 @@ json site_json(const model::SiteRow& row, bool with_suppression) {
   json j = {{"bytes", row.bytes.rounded()}, {"blocks", row.blocks.rounded()},
             {"exact", row.bytes.exact() && row.blocks.exact()}};
   if (!row.bytes.exact()) j["error_bytes"] = static_cast<std::uint64_t>(row.bytes.error() + 0.5);
-  if (row.device != 0) j["device"] = row.device;
+  if (row.device != 0) {
+    j["device"] = row.device;
+    j["device_name"] = model::device_name(row.device);
+    j["kind"] = model::kind_name(row.kind);
+  }
   if (with_suppression)
     j["suppressed_by"] = row.suppressed_by ? json("leak:" + row.suppressed_by->pattern) : json(nullptr);
   j["stack"] = stack_json(row);
@@ -45,6 +50,61 @@ json rows_json(const std::vector<model::SiteRow>& rows) {
     a.push_back(std::move(j));
   }
   return a;
+}
+
+// A leak set's totals; the host's also state their error bounds (device figures are exact).
+json leak_totals(const model::LeakSet& l, bool with_error) {
+  json j = {{"bytes", l.bytes.rounded()}, {"blocks", l.blocks.rounded()}, {"exact", l.bytes.exact() && l.blocks.exact()}};
+  if (with_error) {
+    j["error_bytes"] = static_cast<std::uint64_t>(l.bytes.error() + 0.5);
+    j["error_blocks"] = static_cast<std::uint64_t>(l.blocks.error() + 0.5);
+  }
+  j["suppressed_bytes"] = l.suppressed_bytes.rounded();
+  j["suppressed_blocks"] = l.suppressed_blocks.rounded();
+  return j;
+}
+
+json leak_sites(const model::LeakSet& l) {
+  json sites = json::array();
+  for (const auto& s : l.sites) sites.push_back(site_json(s, true));
+  for (const auto& s : l.suppressed) sites.push_back(site_json(s, true));
+  return sites;
+}
+
+json pool_json(const model::DevicePoolStats& p) {
+  return {{"reserved_bytes", p.reserved_bytes}, {"in_use_bytes", p.in_use_bytes},
+          {"requested_bytes", p.requested_bytes}, {"cached_bytes", p.cached_bytes},
+          {"largest_cached", p.largest_cached}, {"hits", p.hits},
+          {"misses", p.misses}, {"hit_rate", p.hit_rate()},
+          {"fragmentation", p.fragmentation()}, {"driver_frees", p.driver_frees},
+          {"trims", p.trims}};
+}
+
+// Host first, then each device used. The host's leaks are the process's totals (its sites are
+// in the process's "leaks").
+json devices_json(const model::ImageReport& r) {
+  json devices = json::array();
+  for (const model::DeviceRow& d : r.devices) {
+    bool host = d.device == wire::kDeviceHost;
+    json j = {{"device", d.device}, {"name", d.name}, {"allocations", d.allocs.rounded()},
+              {"bytes", d.alloc_bytes.rounded()}, {"frees", d.frees.rounded()},
+              {"peak_bytes", d.peak_bytes.rounded()}, {"peak_time_ns", d.peak_time_ns},
+              {"live_bytes", d.live_bytes.rounded()}, {"live_blocks", d.live_blocks.rounded()}};
+    if (host) {
+      j["leaks"] = leak_totals(r.leaks, true);
+    } else {
+      j["leaks"] = leak_totals(d.leaks, false);
+      j["leaks"]["sites"] = leak_sites(d.leaks);
+      json kinds = json::object();
+      for (const auto& [kind, k] : d.kinds)
+        kinds[model::kind_name(kind)] = {{"allocations", k.allocs}, {"bytes", k.alloc_bytes},
+                                         {"live_bytes", k.live_bytes}, {"peak_bytes", k.peak_bytes}};
+      j["by_kind"] = std::move(kinds);
+      if (d.pool) j["pool"] = pool_json(*d.pool);
+    }
+    devices.push_back(std::move(j));
+  }
+  return devices;
 }
 
 const char* mode_name(std::uint32_t m) {
@@ -96,17 +156,8 @@ std::string render_json(const model::Report& rep, const model::ReportOptions&, c
       if (r.overhead >= 0) p["counters"]["tracking_overhead"] = r.overhead;
     }
     p["records_dropped"] = r.records_dropped;
-    json leaks = {{"bytes", r.leaked_bytes.rounded()},
-                  {"blocks", r.leaked_blocks.rounded()},
-                  {"exact", r.leaked_bytes.exact() && r.leaked_blocks.exact()},
-                  {"error_bytes", static_cast<std::uint64_t>(r.leaked_bytes.error() + 0.5)},
-                  {"error_blocks", static_cast<std::uint64_t>(r.leaked_blocks.error() + 0.5)},
-                  {"suppressed_bytes", r.suppressed_bytes.rounded()},
-                  {"suppressed_blocks", r.suppressed_blocks.rounded()}};
-    json sites = json::array();
-    for (const auto& s : r.leaks) sites.push_back(site_json(s, true));
-    for (const auto& s : r.suppressed) sites.push_back(site_json(s, true));
-    leaks["sites"] = std::move(sites);
+    json leaks = leak_totals(r.leaks, true);
+    leaks["sites"] = leak_sites(r.leaks);
     p["leaks"] = std::move(leaks);
     p["live_at_peak"] = rows_json(r.peak_sites);
     p["top_by_bytes"] = rows_json(r.top_bytes);
@@ -117,12 +168,7 @@ std::string render_json(const model::Report& rep, const model::ReportOptions&, c
       threads.push_back({{"tid", t.tid}, {"allocations", t.allocs.rounded()}, {"bytes", t.alloc_bytes.rounded()},
                          {"frees", t.frees.rounded()}});
     p["threads"] = std::move(threads);
-    json devices = json::array();
-    for (const auto& d : r.devices)
-      devices.push_back({{"device", d.device}, {"allocations", d.allocs.rounded()}, {"bytes", d.alloc_bytes.rounded()},
-                         {"peak_bytes", static_cast<std::uint64_t>(d.peak_bytes + 0.5)},
-                         {"live_bytes", d.live_bytes.rounded()}});
-    p["devices"] = std::move(devices);
+    p["devices"] = devices_json(r);
     procs.push_back(std::move(p));
   }
   root["processes"] = std::move(procs);
@@ -130,10 +176,15 @@ std::string render_json(const model::Report& rep, const model::ReportOptions&, c
                     {"leaked_blocks", rep.leaked_blocks.rounded()},
                     {"suppressed_bytes", rep.suppressed_bytes.rounded()},
                     {"suppressed_blocks", rep.suppressed_blocks.rounded()},
+                    {"device_leaked_bytes", rep.device_leaked_bytes.rounded()},
+                    {"device_leaked_blocks", rep.device_leaked_blocks.rounded()},
                     {"exact", rep.exact}};
   if (v != nullptr) {
     root["verdict"] = to_string(v->kind);
-    root["thresholds"] = {{"max_leaked_bytes", v->max_bytes}, {"max_leaked_blocks", v->max_blocks}};
+    root["thresholds"] = {{"max_leaked_bytes", v->limits.max_bytes},
+                          {"max_leaked_blocks", v->limits.max_blocks},
+                          {"max_leaked_device_bytes", v->limits.max_device_bytes},
+                          {"max_leaked_device_blocks", v->limits.max_device_blocks}};
     root["exit_code"] = v->exit_code;
   }
   return root.dump(2) + "\n";

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 
+#include "device_names.h"
 #include "render.h"
 
 namespace heaplens::cli {
@@ -33,34 +34,43 @@ std::string site_name(const model::SiteRow& row) {
   return row.frames.empty() ? fmt::format("stack {}", row.stack) : model::describe(row.frames.front());
 }
 
+struct Case {
+  std::string name, failure, body;
+  bool error = false;
+};
+
+// One leak site. Names must stay the same from run to run (CI systems track testcases by name):
+// the device, the site and the program, never a pid; two stacks through the same site are
+// numbered.
+Case leak_case(const model::SiteRow& row, const std::string& program, bool failed, std::map<std::string, int>* seen) {
+  Case c;
+  std::string where = row.device == wire::kDeviceHost ? "" : " on " + model::device_name(row.device);
+  std::string base = fmt::format("leak{} in {} [{}]", where, site_name(row), program);
+  int n = ++(*seen)[base];
+  c.name = n == 1 ? base : fmt::format("{} #{}", base, n);
+  std::string amount = fmt::format("{} bytes in {} blocks{}{}", row.bytes.rounded(), row.blocks.rounded(),
+                                   row.device == wire::kDeviceHost ? "" : fmt::format(" of {} memory", model::kind_name(row.kind)),
+                                   row.bytes.exact() ? "" : " (estimate)");
+  for (const auto& f : row.frames) c.body += "at " + model::describe(f) + "\n";
+  if (failed) c.failure = amount + " leaked";
+  else c.body = amount + " leaked, within the limits\n" + c.body;
+  return c;
+}
+
 }  // namespace
 
 std::string render_junit(const model::Report& rep, const CheckVerdict& v, double seconds) {
   std::string program = rep.command.argv.empty() ? "program" : std::filesystem::path(rep.command.argv[0]).filename().string();
   bool over = v.kind == CheckVerdict::Kind::kLeaks;
-  struct Case {
-    std::string name, failure, body;
-    bool error = false;
-  };
   std::vector<Case> cases;
   std::map<std::string, int> seen;
   for (const auto& r : rep.images) {
     if (!r.leak_checked) continue;
-    for (const auto& row : r.leaks) {
-      Case c;
-      // Names must stay the same from run to run (CI systems track testcases by name): the
-      // site and the program, never a pid; two stacks through the same site are numbered.
-      std::string base = fmt::format("leak in {} [{}]", site_name(row),
-                                     std::filesystem::path(r.image->info().executable).filename().string());
-      int n = ++seen[base];
-      c.name = n == 1 ? base : fmt::format("{} #{}", base, n);
-      std::string amount = fmt::format("{} bytes in {} blocks{}", row.bytes.rounded(), row.blocks.rounded(),
-                                       row.bytes.exact() ? "" : " (estimate)");
-      for (const auto& f : row.frames) c.body += "at " + model::describe(f) + "\n";
-      if (over) c.failure = amount + " leaked";
-      else c.body = amount + " leaked, within the limits\n" + c.body;
-      cases.push_back(std::move(c));
-    }
+    std::string exe = std::filesystem::path(r.image->info().executable).filename().string();
+    // A site fails when the limits of its memory (host, or devices) were exceeded.
+    for (const auto& row : r.leaks.sites) cases.push_back(leak_case(row, exe, over && v.host_over, &seen));
+    for (const auto& d : r.devices)
+      for (const auto& row : d.leaks.sites) cases.push_back(leak_case(row, exe, over && v.device_over, &seen));
   }
   if (v.kind == CheckVerdict::Kind::kProgramFailed) {
     Case c;

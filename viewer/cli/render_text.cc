@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "device_names.h"
 #include "render.h"
 
 namespace heaplens::cli {
@@ -28,12 +29,11 @@ std::string mode_text(const model::ImageModel& m) {
   return "?";
 }
 
-std::string device_name(std::uint32_t d) {
-  if (d == wire::kDeviceHost) return "host";
-  if (d >= wire::kDeviceCudaFirst && d < wire::kDeviceCudaFirst + wire::kMaxCudaDevices)
-    return fmt::format("cuda:{}", d - wire::kDeviceCudaFirst);
-  return fmt::format("device {}", d);
+// "1 block", "3 blocks", "~12 ± 3 blocks".
+std::string counted(const Estimate& e, const char* noun) {
+  return fmt::format("{} {}{}", count_text(e), noun, e.exact() && e.rounded() == 1 ? "" : "s");
 }
+std::string blocks_text(const Estimate& e) { return counted(e, "block"); }
 
 void print_stack(const model::SiteRow& row, std::size_t max_frames, std::FILE* out) {
   if (row.frames.empty()) {
@@ -67,15 +67,19 @@ void print_sites(const char* title, const std::vector<model::SiteRow>& rows, boo
   }
 }
 
-void print_leaks(const model::ImageReport& r, std::size_t max_frames, std::size_t limit, std::FILE* out) {
+void print_leaks(const model::LeakSet& l, std::size_t max_frames, std::size_t limit, std::FILE* out) {
   std::size_t i = 0;
-  for (const auto& row : r.leaks) {
+  for (const auto& row : l.sites) {
     if (i == limit) {
-      fmt::print(out, "    ... {} more leak sites\n", r.leaks.size() - limit);
+      fmt::print(out, "    ... {} more leak sites\n", l.sites.size() - limit);
       break;
     }
-    fmt::print(out, "    #{} {} in {} blocks{}\n", ++i, human_estimate(row.bytes), count_text(row.blocks),
-               row.device != 0 ? " on " + device_name(row.device) : "");
+    if (row.device == wire::kDeviceHost) {
+      fmt::print(out, "    #{} {} in {} blocks\n", ++i, human_estimate(row.bytes), count_text(row.blocks));
+    } else {
+      fmt::print(out, "    #{} {} in {} of {} memory on {}\n", ++i, human_estimate(row.bytes), blocks_text(row.blocks),
+                 model::kind_name(row.kind), model::device_name(row.device));
+    }
     print_stack(row, max_frames, out);
   }
 }
@@ -86,12 +90,43 @@ std::string image_title(const model::ImageReport& r) {
                      info.image_of_pid > 0 ? fmt::format(", image {}", info.image_of_pid) : "", info.executable);
 }
 
-std::string leak_line(const model::ImageReport& r) {
-  std::string s = fmt::format("{} in {} blocks", human_estimate(r.leaked_bytes), count_text(r.leaked_blocks));
-  if (r.leaked_bytes.exact() && r.leaked_blocks.exact()) s += " (exact)";
-  if (r.suppressed_blocks.value > 0.5)
-    s += fmt::format("; {} in {} blocks suppressed", human_estimate(r.suppressed_bytes), count_text(r.suppressed_blocks));
+std::string leak_line(const model::LeakSet& l) {
+  std::string s = fmt::format("{} in {} blocks", human_estimate(l.bytes), count_text(l.blocks));
+  if (l.bytes.exact() && l.blocks.exact()) s += " (exact)";
+  if (l.suppressed_blocks.value > 0.5)
+    s += fmt::format("; {} in {} blocks suppressed", human_estimate(l.suppressed_bytes), count_text(l.suppressed_blocks));
   return s;
+}
+
+std::string kinds_text(const model::DeviceRow& d) {
+  std::string s;
+  for (const auto& [kind, k] : d.kinds) {
+    s += fmt::format("{}{} {}, {}, peak {}, live {}", s.empty() ? "" : "; ", model::kind_name(kind),
+                     counted(Estimate{static_cast<double>(k.allocs)}, "allocation"), human_bytes(static_cast<double>(k.alloc_bytes)),
+                     human_bytes(static_cast<double>(k.peak_bytes)), human_bytes(static_cast<double>(k.live_bytes)));
+  }
+  return s;
+}
+
+std::string pool_text(const model::DevicePoolStats& p) {
+  return fmt::format("reserved {}, in use {} (requested {}), cached {}, hit rate {:.1f}% ({} hits, {} misses), "
+                     "fragmentation {:.1f}%, {} driver frees, {} trims",
+                     human_bytes(static_cast<double>(p.reserved_bytes)), human_bytes(static_cast<double>(p.in_use_bytes)),
+                     human_bytes(static_cast<double>(p.requested_bytes)), human_bytes(static_cast<double>(p.cached_bytes)),
+                     100 * p.hit_rate(), p.hits, p.misses, 100 * p.fragmentation(), p.driver_frees, p.trims);
+}
+
+// A device's section: its headline, its kinds, the caching pool, and its leak sites.
+void print_device(const model::ImageReport& r, const model::DeviceRow& d, const model::ReportOptions& o, std::FILE* out) {
+  fmt::print(out, "  {}: {} ({}), {}, peak {} at {:.3f} s, {} {} in {}\n", d.name, counted(d.allocs, "allocation"),
+             human_estimate(d.alloc_bytes), counted(d.frees, "free"),
+             human_estimate(d.peak_bytes), static_cast<double>(d.peak_time_ns) / 1e9,
+             r.leak_checked ? "leaked" : "live at end", human_estimate(d.leaks.bytes), blocks_text(d.leaks.blocks));
+  if (d.leaks.suppressed_blocks.value > 0.5)
+    fmt::print(out, "    suppressed: {} in {}\n", human_estimate(d.leaks.suppressed_bytes), blocks_text(d.leaks.suppressed_blocks));
+  if (!d.kinds.empty()) fmt::print(out, "    by kind: {}\n", kinds_text(d));
+  if (d.pool) fmt::print(out, "    caching pool: {}\n", pool_text(*d.pool));
+  print_leaks(d.leaks, o.max_frames, o.top, out);
 }
 
 std::string peak_line(const model::ImageReport& r) {
@@ -101,11 +136,14 @@ std::string peak_line(const model::ImageReport& r) {
   return s;
 }
 
-std::string limits_text(const CheckVerdict& v) {
+std::string limits_text(const CheckVerdict& v, bool devices) {
   auto one = [](std::uint64_t x, const char* unit) {
     return x == UINT64_MAX ? fmt::format("any number of {}", unit) : fmt::format("{} {}", x, unit);
   };
-  return one(v.max_bytes, "bytes") + ", " + one(v.max_blocks, "blocks");
+  const LeakLimits& l = v.limits;
+  std::string s = one(l.max_bytes, "bytes") + ", " + one(l.max_blocks, "blocks");
+  if (devices) s += "; on devices " + one(l.max_device_bytes, "bytes") + ", " + one(l.max_device_blocks, "blocks");
+  return s;
 }
 
 }  // namespace
@@ -140,8 +178,8 @@ void render_text(const model::Report& rep, const model::ReportOptions& o, std::F
     if (m.state() == model::ImageState::kExec) {
       fmt::print(out, "  (replaced by exec: what it held is not a leak)\n");
     } else {
-      fmt::print(out, "  {}: {}\n", r.leak_checked ? "leaked at exit" : "live when recording ended", leak_line(r));
-      print_leaks(r, o.max_frames, o.top, out);
+      fmt::print(out, "  {}: {}\n", r.leak_checked ? "leaked at exit" : "live when recording ended", leak_line(r.leaks));
+      print_leaks(r.leaks, o.max_frames, o.top, out);
     }
     print_sites("live at the peak", r.peak_sites, false, o, out);
     print_sites("top allocation sites by bytes", r.top_bytes, false, o, out);
@@ -158,17 +196,23 @@ void render_text(const model::Report& rep, const model::ReportOptions& o, std::F
       }
     }
     for (const auto& d : r.devices)
-      fmt::print(out, "  {}: {} allocations, {} allocated, peak {}, live {}\n", device_name(d.device),
-                 count_text(d.allocs), human_estimate(d.alloc_bytes), human_bytes(d.peak_bytes), human_estimate(d.live_bytes));
+      if (d.device != wire::kDeviceHost) print_device(r, d, o, out);
   }
   for (const auto& p : rep.symbol_problems) fmt::print(out, "note: {}\n", p);
 }
 
 void render_check_text(const model::Report& rep, const CheckVerdict& v, std::FILE* out) {
   for (const auto& r : rep.images) {
-    if (!r.leak_checked || r.leaks.empty()) continue;
-    fmt::print(out, "heaplens: {} leaked {}\n", image_title(r), leak_line(r));
-    print_leaks(r, 32, SIZE_MAX, out);
+    if (!r.leak_checked) continue;
+    if (!r.leaks.sites.empty()) {
+      fmt::print(out, "heaplens: {} leaked {}\n", image_title(r), leak_line(r.leaks));
+      print_leaks(r.leaks, 32, SIZE_MAX, out);
+    }
+    for (const auto& d : r.devices) {
+      if (d.leaks.sites.empty()) continue;
+      fmt::print(out, "heaplens: {} leaked on {} {}\n", image_title(r), d.name, leak_line(d.leaks));
+      print_leaks(d.leaks, 32, SIZE_MAX, out);
+    }
   }
   for (const auto& r : rep.images) {
     if (r.records_dropped > 0)
@@ -179,12 +223,21 @@ void render_check_text(const model::Report& rep, const CheckVerdict& v, std::FIL
   std::string totals = fmt::format("{} in {} blocks", human_estimate(rep.leaked_bytes), count_text(rep.leaked_blocks));
   if (rep.suppressed_blocks.value > 0.5)
     totals += fmt::format(" ({} in {} blocks suppressed)", human_bytes(rep.suppressed_bytes.value), count_text(rep.suppressed_blocks));
+  bool devices = false;  // device memory was used: say what it leaked, even nothing
+  for (const auto& r : rep.images)
+    for (const auto& d : r.devices) devices = devices || d.device != wire::kDeviceHost;
+  if (devices) {
+    totals += fmt::format("; on devices {} in {}", human_bytes(rep.device_leaked_bytes.value), blocks_text(rep.device_leaked_blocks));
+    if (rep.device_suppressed_blocks.value > 0.5)
+      totals += fmt::format(" ({} in {} suppressed)", human_bytes(rep.device_suppressed_bytes.value),
+                            blocks_text(rep.device_suppressed_blocks));
+  }
   switch (v.kind) {
     case CheckVerdict::Kind::kClean:
-      fmt::print(out, "heaplens: check passed: leaked {} (limits: {})\n", totals, limits_text(v));
+      fmt::print(out, "heaplens: check passed: leaked {} (limits: {})\n", totals, limits_text(v, devices));
       break;
     case CheckVerdict::Kind::kLeaks:
-      fmt::print(out, "heaplens: check FAILED: leaked {} exceeds the limits ({}); exit {}\n", totals, limits_text(v),
+      fmt::print(out, "heaplens: check FAILED: leaked {} exceeds the limits ({}); exit {}\n", totals, limits_text(v, devices),
                  v.exit_code);
       break;
     case CheckVerdict::Kind::kProgramFailed:
@@ -199,20 +252,16 @@ void render_summary(const model::Report& rep, std::FILE* out) {
     const model::ImageModel& m = *r.image;
     std::string what = m.state() == model::ImageState::kExec
                            ? "exec'd"
-                           : fmt::format("{} {}", r.leak_checked ? "leaked" : "live at end", leak_line(r));
+                           : fmt::format("{} {}", r.leak_checked ? "leaked" : "live at end", leak_line(r.leaks));
+    for (const auto& d : r.devices) {
+      if (d.device == wire::kDeviceHost || m.state() == model::ImageState::kExec) continue;
+      what += fmt::format("; {} peak {}, {} {} in {}", d.name, human_estimate(d.peak_bytes),
+                          r.leak_checked ? "leaked" : "live at end", human_estimate(d.leaks.bytes), blocks_text(d.leaks.blocks));
+    }
     fmt::print(out, "heaplens: pid {} {}: peak {}; {}; {} records dropped{}\n", m.info().pid, m.info().executable,
                human_estimate(r.peak), what, r.records_dropped,
                r.overhead >= 0 ? fmt::format("; tracking overhead {:.1f}% of CPU", 100 * r.overhead) : "");
   }
-}
-
-const char* to_string(CheckVerdict::Kind k) {
-  switch (k) {
-    case CheckVerdict::Kind::kClean: return "clean";
-    case CheckVerdict::Kind::kLeaks: return "leaks";
-    case CheckVerdict::Kind::kProgramFailed: return "program-failed";
-  }
-  return "?";
 }
 
 }  // namespace heaplens::cli

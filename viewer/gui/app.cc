@@ -98,20 +98,24 @@ void draw_main(const Views& v, UiState& ui) {
   ImGui::SameLine();
   ImGui::BeginChild("right", ImVec2(0, 0), true);
   if (ImGui::BeginTabBar("right tabs")) {
-    int f = ui.force_tab >= 0 ? ui.force_tab % 4 : -1;
+    int f = ui.force_tab >= 0 ? ui.force_tab % 5 : -1;
     if (tab("Leaks", 0, f)) {
       draw_leaks(v, ui);
       ImGui::EndTabItem();
     }
-    if (tab("Pools", 1, f)) {
+    if (tab("Devices", 1, f)) {
+      draw_devices(v, ui);
+      ImGui::EndTabItem();
+    }
+    if (tab("Pools", 2, f)) {
       draw_pools(v, ui);
       ImGui::EndTabItem();
     }
-    if (tab("Sizes", 2, f)) {
+    if (tab("Sizes", 3, f)) {
       draw_sizes(v, ui);
       ImGui::EndTabItem();
     }
-    if (tab("Session", 3, f)) {
+    if (tab("Session", 4, f)) {
       draw_session(v, ui);
       ImGui::EndTabItem();
     }

@@ -45,6 +45,18 @@ void draw_header(const Views& v, UiState& ui) {
   ImGui::SameLine(0, 24);
   ImGui::Text("live %s   peak %s at %s", show(h->live_bytes, Unit::kBytes).c_str(), show(h->peak, Unit::kBytes).c_str(),
               show_time(h->peak_time_ns).c_str());
+  // Each device's own totals beside the host's (the Devices tab has the rest).
+  constexpr std::size_t kShown = 4;
+  for (std::size_t i = 1; i < h->devices.size() && i <= kShown; ++i) {
+    const model::DeviceSummary& d = h->devices[i];
+    ImGui::SameLine(0, 24);
+    ImGui::Text("%s live %s   peak %s", d.name.c_str(), show(d.live_bytes, Unit::kBytes).c_str(),
+                show(d.peak_bytes, Unit::kBytes).c_str());
+  }
+  if (h->devices.size() > kShown + 1) {
+    ImGui::SameLine(0, 24);
+    ImGui::TextDisabled("+%zu devices", h->devices.size() - kShown - 1);
+  }
   if (h->have_stats) {
     using trace::StatsField;
     ImGui::SameLine(0, 24);

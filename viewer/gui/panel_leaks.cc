@@ -1,7 +1,11 @@
-// Blocks still live, grouped by stack: the leaks once the program exited, or while it runs,
-// those older than a chosen age (what a slow leak looks like).
+// Blocks still live, grouped by stack (and, for device memory, by device and kind): the leaks
+// once the program exited, or while it runs, those older than a chosen age (what a slow leak
+// looks like).
 #include <imgui.h>
 
+#include <fmt/format.h>
+
+#include "device_names.h"
 #include "panels.h"
 
 namespace heaplens::gui {
@@ -34,14 +38,19 @@ void draw_leaks(const Views& v, UiState& ui) {
     return;
   }
   ImGui::SameLine();
-  ImGui::Text("%s: %s in %s blocks at %zu sites", l->exited ? "leaked at exit" : "live", show(l->bytes, Unit::kBytes).c_str(),
-              show(l->blocks, Unit::kCount).c_str(), l->leaks.size());
+  std::string devices = l->device_blocks.value > 0.5 ? fmt::format("; devices {} in {} blocks", show(l->device_bytes, Unit::kBytes),
+                                                                     show(l->device_blocks, Unit::kCount))
+                                                     : "";
+  ImGui::Text("%s: host %s in %s blocks%s; %zu sites", l->exited ? "leaked at exit" : "live",
+              show(l->bytes, Unit::kBytes).c_str(), show(l->blocks, Unit::kCount).c_str(), devices.c_str(), l->leaks.size());
   ImGuiTableFlags flags = ImGuiTableFlags_Resizable | ImGuiTableFlags_RowBg | ImGuiTableFlags_ScrollY |
                           ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingStretchProp;
-  if (!ImGui::BeginTable("leaks", 5, flags)) return;
+  if (!ImGui::BeginTable("leaks", 7, flags)) return;
   ImGui::TableSetupScrollFreeze(0, 1);
   ImGui::TableSetupColumn("function", ImGuiTableColumnFlags_WidthStretch, 3.0f);
   ImGui::TableSetupColumn("location", ImGuiTableColumnFlags_WidthStretch, 2.0f);
+  ImGui::TableSetupColumn("device", 0, 0.8f);
+  ImGui::TableSetupColumn("kind", 0, 0.9f);
   ImGui::TableSetupColumn("bytes", 0, 1.4f);
   ImGui::TableSetupColumn("blocks", 0, 1.0f);
   ImGui::TableSetupColumn("largest", 0, 1.0f);
@@ -58,7 +67,11 @@ void draw_leaks(const Views& v, UiState& ui) {
         ui.request.stack = s.stack;
       ImGui::PopID();
       ImGui::TableNextColumn();
-      ImGui::TextUnformatted(s.device != 0 ? ("[device] " + s.location).c_str() : s.location.c_str());
+      ImGui::TextUnformatted(s.location.c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(model::device_name(s.device).c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(s.device == wire::kDeviceHost ? "" : model::kind_name(s.kind));
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(show(s.bytes, Unit::kBytes).c_str());
       ImGui::TableNextColumn();

@@ -1,6 +1,6 @@
 // The host pool's efficiency from jemalloc's statistics (the session's counter snapshots):
 // what the program holds, what the allocator's pages hold, what is resident, and what was
-// given back to the OS.
+// given back to the OS. The CUDA caching pool's figures are in the Devices panel.
 #include <imgui.h>
 
 #include <fmt/format.h>
@@ -49,7 +49,9 @@ void draw_pools(const Views& v, UiState& ui) {
     static PlotSelection sel;
     time_plot("pool", view, sel, series, {}, Unit::kBytes, ImVec2(-1, std::max(120.0f, ImGui::GetContentRegionAvail().y - 30)));
   }
-  ImGui::TextDisabled("device pools: none in this session");
+  bool device_pool = false;
+  for (const model::DeviceSummary& d : h->devices) device_pool = device_pool || d.pool.has_value();
+  ImGui::TextDisabled(device_pool ? "CUDA caching pool: see the Devices tab" : "CUDA caching pool: off in this session");
 }
 
 }  // namespace heaplens::gui

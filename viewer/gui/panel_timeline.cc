@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "device_names.h"
 #include "panels.h"
 
 namespace heaplens::gui {
@@ -35,11 +36,12 @@ void draw_timeline(const Views& v, UiState& ui, float height) {
   std::vector<std::string> device_names;
   for (const auto& [d, b] : t->device_live) {
     devices.push_back(to_points(b));
-    device_names.push_back(fmt::format("cuda:{} live", d - 1));
+    device_names.push_back(model::device_name(d));
   }
+  // Host and each device side by side, each its own series (never one sum of both).
   std::vector<PlotSeries> live;
-  live.push_back({h->sampled ? "host live (sampled estimate)" : "host live", IM_COL32(80, 160, 255, 255), host, true, true});
-  if (!counter.empty() && h->sampled) live.push_back({"host live (exact counters)", IM_COL32(120, 220, 120, 200), counter, false, true});
+  live.push_back({h->sampled ? "host (sampled estimate)" : "host", IM_COL32(80, 160, 255, 255), host, true, true});
+  if (!counter.empty() && h->sampled) live.push_back({"host (exact counters)", IM_COL32(120, 220, 120, 200), counter, false, true});
   for (std::size_t i = 0; i < devices.size(); ++i)
     live.push_back({device_names[i].c_str(), device_color(static_cast<std::uint32_t>(i)), devices[i], true, true});
   std::vector<PlotMarker> markers;

@@ -45,6 +45,7 @@ void draw_stack(const Views& v, UiState& ui);
 void draw_call_tree(const Views& v, UiState& ui);
 void draw_flame(const Views& v, UiState& ui);
 void draw_leaks(const Views& v, UiState& ui);
+void draw_devices(const Views& v, UiState& ui);
 void draw_pools(const Views& v, UiState& ui);
 void draw_sizes(const Views& v, UiState& ui);
 void draw_session(const Views& v, UiState& ui);

@@ -74,8 +74,7 @@ HeaderView build_header(const model::TraceModel& m, std::uint32_t image) {
   h.peak = im->peak_bytes();
   h.peak_time_ns = im->peak_time_ns();
   h.live_bytes = im->device(wire::kDeviceHost).live_bytes;
-  for (std::uint32_t d = 1; d < model::ImageModel::kDevices; ++d)
-    if (im->device(d).used) h.devices.push_back(d);
+  h.devices = model::summarize_devices(*im);
   if (im->sampled()) {
     h.peak = model::approximate(h.peak);
     h.live_bytes = model::approximate(h.live_bytes);
@@ -164,39 +163,44 @@ LeaksView build_leaks(const model::ImageModel& m, model::FrameResolver& frames, 
       row.function = fmt::format("(stack {})", row.stack);
     }
   };
-  if (!m.ended() && min_age_ns == 0) {
-    // Scanning a million live blocks several times a second would starve the records.
-    for (const auto& [stack, s] : m.sites()) {
-      if (!(s.live_blocks.value > 0.5)) continue;
-      LeakView row;
-      row.stack = stack;
-      name(row);
-      row.bytes = m.sampled() ? model::approximate(s.live_bytes) : s.live_bytes;
-      row.blocks = m.sampled() ? model::approximate(s.live_blocks) : s.live_blocks;
-      v.bytes += row.bytes;
-      v.blocks += row.blocks;
-      v.leaks.push_back(std::move(row));
-    }
-    std::sort(v.leaks.begin(), v.leaks.end(), [](const LeakView& a, const LeakView& b) {
-      return a.bytes.value != b.bytes.value ? a.bytes.value > b.bytes.value : a.stack < b.stack;
-    });
-    return v;
-  }
-  std::uint64_t now = m.ended() && m.end_ns() != 0 ? m.end_ns() : m.time_ns();
-  std::uint64_t born_before = min_age_ns == 0 ? UINT64_MAX : (now > min_age_ns ? now - min_age_ns : 0);
-  for (const model::LeakSite& l : m.live_sites(born_before)) {
+  auto add = [&](const model::LeakSite& l) {
     LeakView row;
     row.stack = l.stack;
     row.device = l.device;
+    row.kind = l.kind;
     name(row);
     row.bytes = m.sampled() && !l.unconditional ? model::approximate(l.bytes) : l.bytes;
     row.blocks = m.sampled() && !l.unconditional ? model::approximate(l.blocks) : l.blocks;
     row.largest = l.largest;
     row.unconditional = l.unconditional;
-    v.bytes += row.bytes;
-    v.blocks += row.blocks;
+    bool host = l.device == wire::kDeviceHost;
+    (host ? v.bytes : v.device_bytes) += row.bytes;
+    (host ? v.blocks : v.device_blocks) += row.blocks;
     v.leaks.push_back(std::move(row));
+  };
+  std::uint64_t now = m.ended() && m.end_ns() != 0 ? m.end_ns() : m.time_ns();
+  std::uint64_t born_before = min_age_ns == 0 ? UINT64_MAX : (now > min_age_ns ? now - min_age_ns : 0);
+  if (!m.ended() && min_age_ns == 0) {
+    // Scanning a million live host blocks several times a second would starve the records:
+    // the host's groups come from the sites' live figures.
+    for (const auto& [stack, s] : m.sites()) {
+      if (!(s.live_blocks.value > 0.5)) continue;
+      model::LeakSite l;
+      l.stack = stack;
+      l.bytes = s.live_bytes;
+      l.blocks = s.live_blocks;
+      l.unconditional = false;
+      add(l);
+    }
+  } else {
+    for (const model::LeakSite& l : m.live_sites(born_before)) add(l);
   }
+  // Device blocks are few: always from the live set, split by device and kind.
+  for (const model::LeakSite& l : m.device_live_sites(born_before)) add(l);
+  std::stable_sort(v.leaks.begin(), v.leaks.end(), [](const LeakView& a, const LeakView& b) {
+    if (a.bytes.value != b.bytes.value) return a.bytes.value > b.bytes.value;
+    return a.device != b.device ? a.device < b.device : a.stack < b.stack;
+  });
   return v;
 }
 

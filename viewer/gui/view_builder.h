@@ -16,9 +16,10 @@ HeaderView build_header(const model::TraceModel& m, std::uint32_t image);
 TimelineView build_timeline(const model::ImageModel& m);
 SitesView build_sites(const model::ImageModel& m, model::FrameResolver& frames, SiteSort sort = SiteSort::kLive,
                       bool ascending = false);
-// Live blocks born at least min_age_ns before the image's newest time (0: all live blocks).
-// While the image runs and no age is asked, the groups come from the sites' live figures
-// (cheap at any size; no per-device split, no largest block); otherwise from the live set.
+// Live blocks born at least min_age_ns before the image's newest time (0: all live blocks), host
+// sites and device sites (by device and kind) in one list, largest first. While the image runs
+// and no age is asked, the host's groups come from the sites' live figures (cheap at any size;
+// no largest block); otherwise, and always for devices, from the live set.
 LeaksView build_leaks(const model::ImageModel& m, model::FrameResolver& frames, std::uint64_t min_age_ns);
 TreeView build_tree(const model::ImageModel& m, model::FrameResolver& frames, bool live_bytes);
 StackView build_stack(const model::ImageModel& m, model::FrameResolver& frames, std::uint32_t stack);

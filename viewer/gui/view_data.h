@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "widgets/call_tree.h"
+#include "device_summary.h"
 #include "frames.h"
 #include "image_model.h"
 #include "size_histogram.h"
@@ -43,7 +44,8 @@ struct HeaderView {
   model::Estimate peak;
   std::uint64_t peak_time_ns = 0;
   model::Estimate live_bytes;  // host, from the model
-  std::vector<std::uint32_t> devices;  // devices (1..63) that were used
+  // Host first, then each device used: the header's device totals and the Devices panel.
+  std::vector<model::DeviceSummary> devices;
   // The source: what is shown and where it is going.
   std::string source;       // "trace FILE", "pid N", "running PROG"
   std::string trace_path;   // the trace file this view can be re-read from ("" if none)
@@ -54,7 +56,7 @@ struct HeaderView {
 
 struct TimelineView {
   std::vector<model::SeriesBucket> host_live, counter_live, alloc_rate, free_rate, overhead_pct, dropped;
-  std::map<std::uint32_t, std::vector<model::SeriesBucket>> device_live;
+  std::map<std::uint32_t, std::vector<model::SeriesBucket>> device_live;  // by device (1..63) used
   std::vector<model::SeriesBucket> heap_allocated, heap_active, heap_resident, heap_retained, fragmentation_pct;
   std::uint64_t peak_time_ns = 0;
 };
@@ -68,6 +70,7 @@ struct SiteView {
 
 struct LeakView {
   std::uint32_t stack = 0, device = 0;
+  wire::DeviceKind kind = wire::DeviceKind::kUnknown;  // of a device site's blocks
   std::string function, location;
   model::Estimate bytes, blocks;
   std::uint64_t largest = 0;
@@ -89,7 +92,8 @@ struct LeaksView {
   std::vector<LeakView> leaks;
   std::uint64_t min_age_ns = 0;
   bool exited = false;  // the image exited: these are its leaks at exit
-  model::Estimate bytes, blocks;
+  model::Estimate bytes, blocks;                // host sites
+  model::Estimate device_bytes, device_blocks;  // device sites, all devices (exact)
 };
 
 // Top-down and bottom-up call trees over function names (keys index `labels`).

@@ -3,17 +3,26 @@
 // it, per-thread and per-device totals. Every front end (the CLI's report and check, the
 // viewer) reads these figures; none aggregates records on its own.
 //
+// Host memory (device 0) and device memory (CUDA devices, shared/format.h) are kept apart:
+// sites, threads, sizes, the peak and its "live at peak", the rates and the host live series
+// are the host's alone; each device has its own exact figures (device allocations are never
+// sampled), by kind, its own peak and live series, and its own live blocks, identified by
+// (device, address).
+//
 // Memory is bounded by what is live plus the number of distinct stacks and threads, never by
 // the number of records: a block is forgotten when it is freed.
 #pragma once
 
 #include <array>
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
+#include "device_pool.h"
 #include "estimate.h"
 #include "event_decoder.h"
 #include "format.h"
@@ -27,6 +36,7 @@ namespace heaplens::model {
 // Time record whenever the millisecond changes), so this is the finest meaningful threshold.
 inline constexpr std::uint64_t kTemporaryNs = 1'000'000;
 
+// Host allocation sites (stacks).
 struct SiteStats {
   Estimate allocs, alloc_bytes;      // every allocation (and realloc) made here
   Estimate live_blocks, live_bytes;  // still live now (at exit, once the image ended)
@@ -41,16 +51,25 @@ struct ThreadStats {
   Estimate allocs, alloc_bytes, frees;
 };
 
+// A device's allocations of one wire::DeviceKind: exact (every device allocation is recorded).
+struct KindStats {
+  std::uint64_t allocs = 0, alloc_bytes = 0, live_blocks = 0, live_bytes = 0;
+  std::uint64_t peak_bytes = 0;  // the most this kind held at once (its own peak)
+};
+inline constexpr std::size_t kDeviceKinds = static_cast<std::size_t>(wire::DeviceKind::kCount);
+
 struct DeviceStats {
-  Estimate allocs, alloc_bytes, live_bytes, live_blocks;
+  Estimate allocs, alloc_bytes, frees, live_bytes, live_blocks;
   double peak_bytes = 0;
   std::uint64_t peak_time_ns = 0;
   bool used = false;
+  std::array<KindStats, kDeviceKinds> kinds{};  // CUDA devices, by wire::DeviceKind
 };
 
 struct LeakSite {
   std::uint32_t stack = 0;
   std::uint32_t device = 0;
+  wire::DeviceKind kind = wire::DeviceKind::kUnknown;  // of a device site's blocks
   Estimate blocks, bytes;
   std::uint64_t largest = 0;  // requested size of the largest block
   bool unconditional = true;  // every block was recorded unconditionally (weight 1)
@@ -91,6 +110,9 @@ class ImageModel {
   // Host memory (device 0) and each device; index = the record's device field.
   const DeviceStats& device(std::uint32_t d) const { return devices_[d & 63]; }
   static constexpr std::uint32_t kDevices = 64;
+  // The CUDA caching pool of a device (1 + ordinal), as of the latest counter snapshot; none
+  // when the pool was off (or the device has none).
+  std::optional<DevicePoolStats> device_pool(std::uint32_t d) const;
   // The host peak: estimated requested bytes live at once (exact in full mode).
   Estimate peak_bytes() const;
   std::uint64_t peak_time_ns() const { return devices_[0].peak_time_ns; }
@@ -101,10 +123,14 @@ class ImageModel {
   Estimate site_peak_blocks(const SiteStats& s) const;
   const std::unordered_map<std::int64_t, ThreadStats>& threads() const { return threads_; }
 
-  // Blocks live now grouped by (stack, device), largest first. After the image exited these
-  // are its leaks. With born_before_ns: only blocks allocated before then (older than an age).
+  // Host blocks live now grouped by stack, largest first. After the image exited these are its
+  // leaks. With born_before_ns: only blocks allocated before then (older than an age).
   std::vector<LeakSite> live_sites(std::uint64_t born_before_ns = UINT64_MAX) const;
-  std::size_t live_count() const { return live_.size(); }
+  // The same for device blocks, grouped by (stack, device, kind): a stack that allocated two
+  // kinds is two sites. Cheap at any time: device blocks are few.
+  std::vector<LeakSite> device_live_sites(std::uint64_t born_before_ns = UINT64_MAX) const;
+  std::size_t live_count() const { return live_.size(); }  // host blocks
+  std::size_t device_live_count() const { return device_live_.size(); }
 
   const std::vector<std::uint64_t>* stack(std::uint32_t id) const;
   const std::vector<trace::ModuleDef>& modules() const { return modules_; }
@@ -129,11 +155,20 @@ class ImageModel {
     std::uint32_t stack;
     std::uint16_t thread_slot;
     std::uint8_t device;
-    std::uint8_t sampled;
+    std::uint8_t sampled : 1;
+    std::uint8_t kind : 7;  // wire::DeviceKind of a device block
   };
 
   void alloc(const reader::Event& e);
   void release(const reader::Event& e);
+  // Accounts a block gone (freed, or its free lost: e.time_ns 0).
+  void retire(const Block& b, const reader::Event& e);
+  // Adds b at (b.device, address); false if a block was live there (*old: it, now replaced).
+  bool place(std::uint64_t address, const Block& b, Block* old);
+  // Removes the block a Free names into *out; false if none is live there.
+  bool take(std::uint32_t device, std::uint64_t address, Block* out);
+  template <class Blocks>
+  std::vector<LeakSite> group_live(const Blocks& blocks, std::uint64_t born_before_ns) const;
   SiteStats& site(std::uint32_t stack);
   ThreadStats& thread(const reader::Event& e);
   void snapshot(SiteStats& s) const;
@@ -146,7 +181,10 @@ class ImageModel {
   ImageState state_ = ImageState::kRunning;
   std::string end_message_;
   std::uint64_t end_ns_ = 0;
+  // Host blocks are many (the hot path: by address alone); device blocks are few, by
+  // (address, device): pinned host memory and VMM handles can share a host block's number.
   std::unordered_map<std::uint64_t, Block> live_;
+  std::map<std::pair<std::uint64_t, std::uint32_t>, Block> device_live_;
   std::unordered_map<std::uint32_t, SiteStats> sites_;
   std::unordered_map<std::int64_t, ThreadStats> threads_;
   std::array<DeviceStats, kDevices> devices_{};

@@ -36,33 +36,54 @@ void fill_counters(ImageReport* r) {
     r->overhead = static_cast<double>(s.get(StatsField::kTrackerNs)) / static_cast<double>(cpu);
 }
 
+SiteRow leak_row(const ImageModel& m, const LeakSite& l, FrameResolver& frames) {
+  SiteRow row;
+  row.stack = l.stack;
+  row.device = l.device;
+  row.kind = l.kind;
+  row.frames = frames.stack(m, l.stack);
+  row.bytes = l.bytes;
+  row.blocks = l.blocks;
+  row.count = l.blocks;
+  row.largest = l.largest;
+  row.unconditional = l.unconditional;
+  return row;
+}
+
+// Files a live site as leaked or suppressed. What a suppression matched counts only in
+// leak-checked images (the ones whose live blocks are leaks).
+void add_leak(LeakSet* set, SiteRow row, bool leak_checked, Suppressions& suppressions) {
+  if (Suppression* s = suppressions.match(row.frames)) {
+    row.suppressed_by = s;
+    if (leak_checked) {
+      s->sites += 1;
+      s->blocks += row.blocks.rounded();
+      s->bytes += row.bytes.rounded();
+    }
+    set->suppressed_bytes += row.bytes;
+    set->suppressed_blocks += row.blocks;
+    set->suppressed.push_back(std::move(row));
+  } else {
+    set->bytes += row.bytes;
+    set->blocks += row.blocks;
+    set->sites.push_back(std::move(row));
+  }
+}
+
+// Host leaks into the image's set, device leaks into their device's row (rows filled first).
 void fill_leaks(ImageReport* r, FrameResolver& frames, Suppressions& suppressions) {
   const ImageModel& m = *r->image;
-  for (const LeakSite& l : m.live_sites()) {
-    SiteRow row;
-    row.stack = l.stack;
-    row.device = l.device;
-    row.frames = frames.stack(m, l.stack);
-    row.bytes = l.bytes;
-    row.blocks = l.blocks;
-    row.count = l.blocks;
-    row.largest = l.largest;
-    row.unconditional = l.unconditional;
-    if (Suppression* s = suppressions.match(row.frames)) {
-      row.suppressed_by = s;
-      if (r->leak_checked) {
-        s->sites += 1;
-        s->blocks += l.blocks.rounded();
-        s->bytes += l.bytes.rounded();
-      }
-      r->suppressed_bytes += l.bytes;
-      r->suppressed_blocks += l.blocks;
-      r->suppressed.push_back(std::move(row));
-    } else {
-      r->leaked_bytes += l.bytes;
-      r->leaked_blocks += l.blocks;
-      r->leaks.push_back(std::move(row));
-    }
+  for (const LeakSite& l : m.live_sites()) add_leak(&r->leaks, leak_row(m, l, frames), r->leak_checked, suppressions);
+  for (const LeakSite& l : m.device_live_sites())
+    for (DeviceRow& d : r->devices)
+      if (d.device == l.device) add_leak(&d.leaks, leak_row(m, l, frames), r->leak_checked, suppressions);
+}
+
+void fill_devices(ImageReport* r) {
+  for (DeviceSummary& s : summarize_devices(*r->image)) {
+    DeviceRow row;
+    static_cast<DeviceSummary&>(row) = std::move(s);
+    r->devices.push_back(std::move(row));
   }
 }
 
@@ -104,21 +125,20 @@ void fill_sites(ImageReport* r, FrameResolver& frames, const ReportOptions& o) {
   std::sort(r->threads.begin(), r->threads.end(), [](const ThreadRow& a, const ThreadRow& b) {
     return a.alloc_bytes.value != b.alloc_bytes.value ? a.alloc_bytes.value > b.alloc_bytes.value : a.tid < b.tid;
   });
-  for (std::uint32_t d = 0; d < ImageModel::kDevices; ++d) {
-    const DeviceStats& s = m.device(d);
-    if (s.used) r->devices.push_back({d, s.allocs, s.alloc_bytes, s.live_bytes, s.peak_bytes});
-  }
 }
 
-// Every figure of a sampled image is an estimate; totals also state what sampling can miss.
+// Every host figure of a sampled image is an estimate; totals also state what sampling can miss.
+// Device figures are exact (device allocations are never sampled); the device rows' host
+// entry is marked by summarize_devices().
 void approximate_all(ImageReport* r, double interval) {
   double floor = 3 * interval;
   r->peak = approximate(r->peak, floor);
-  r->leaked_bytes = approximate(r->leaked_bytes, floor);
-  r->leaked_blocks = approximate(r->leaked_blocks);
-  r->suppressed_bytes = approximate(r->suppressed_bytes);
-  r->suppressed_blocks = approximate(r->suppressed_blocks);
-  for (auto* rows : {&r->leaks, &r->suppressed, &r->peak_sites, &r->top_bytes, &r->top_count, &r->temporary}) {
+  LeakSet& l = r->leaks;
+  l.bytes = approximate(l.bytes, floor);
+  l.blocks = approximate(l.blocks);
+  l.suppressed_bytes = approximate(l.suppressed_bytes);
+  l.suppressed_blocks = approximate(l.suppressed_blocks);
+  for (auto* rows : {&l.sites, &l.suppressed, &r->peak_sites, &r->top_bytes, &r->top_count, &r->temporary}) {
     for (SiteRow& row : *rows) {
       // A leak site of large blocks only was recorded block by block: exact.
       if (row.unconditional) continue;
@@ -132,10 +152,19 @@ void approximate_all(ImageReport* r, double interval) {
     t.alloc_bytes = approximate(t.alloc_bytes);
     t.frees = approximate(t.frees);
   }
-  for (DeviceRow& d : r->devices) {
-    d.allocs = approximate(d.allocs);
-    d.alloc_bytes = approximate(d.alloc_bytes);
-    d.live_bytes = approximate(d.live_bytes);
+}
+
+void add_totals(Report* rep, const ImageReport& r) {
+  rep->leaked_bytes += r.leaks.bytes;
+  rep->leaked_blocks += r.leaks.blocks;
+  rep->suppressed_bytes += r.leaks.suppressed_bytes;
+  rep->suppressed_blocks += r.leaks.suppressed_blocks;
+  if (!r.leaks.bytes.exact() || !r.leaks.blocks.exact()) rep->exact = false;
+  for (const DeviceRow& d : r.devices) {
+    rep->device_leaked_bytes += d.leaks.bytes;
+    rep->device_leaked_blocks += d.leaks.blocks;
+    rep->device_suppressed_bytes += d.leaks.suppressed_bytes;
+    rep->device_suppressed_blocks += d.leaks.suppressed_blocks;
   }
 }
 
@@ -158,17 +187,12 @@ Report build_report(TraceModel& model, FrameResolver& frames, Suppressions& supp
     r.peak = image->peak_bytes();
     r.peak_time_ns = image->peak_time_ns();
     fill_counters(&r);
+    fill_devices(&r);
     // What an exec'd image held went away with it: not a leak, and not worth listing.
     if (image->state() != ImageState::kExec) fill_leaks(&r, frames, suppressions);
     fill_sites(&r, frames, options);
     if (image->sampled()) approximate_all(&r, static_cast<double>(image->info().sample_interval));
-    if (r.leak_checked) {
-      rep.leaked_bytes += r.leaked_bytes;
-      rep.leaked_blocks += r.leaked_blocks;
-      rep.suppressed_bytes += r.suppressed_bytes;
-      rep.suppressed_blocks += r.suppressed_blocks;
-      if (!r.leaked_bytes.exact() || !r.leaked_blocks.exact()) rep.exact = false;
-    }
+    if (r.leak_checked) add_totals(&rep, r);
     if (r.records_dropped > 0 || image->malformed() > 0) rep.exact = false;
     rep.images.push_back(std::move(r));
   }

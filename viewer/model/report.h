@@ -1,6 +1,7 @@
 // What `heaplens report` and `heaplens check` print, as data: built once from a TraceModel
 // and rendered as text, JSON or JUnit by the CLI. Every figure says whether it is exact or an
-// estimate from sampled records (with its ~95 % error bound).
+// estimate from sampled records (with its ~95 % error bound). The process's peak, leaks and
+// site tables are its host memory's; each device (CUDA) has a row of its own with its own leaks.
 #pragma once
 
 #include <cstdint>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "device_summary.h"
 #include "frames.h"
 #include "suppressions.h"
 #include "trace_model.h"
@@ -22,6 +24,7 @@ struct ReportOptions {
 struct SiteRow {
   std::uint32_t stack = 0;
   std::uint32_t device = 0;
+  wire::DeviceKind kind = wire::DeviceKind::kUnknown;  // device leak rows: their blocks' kind
   std::vector<Frame> frames;
   Estimate bytes, blocks;  // what the table is about (leaked, live at peak, allocated...)
   Estimate count;          // allocations (top tables) — or blocks again
@@ -37,10 +40,17 @@ struct ThreadRow {
   Estimate allocs, alloc_bytes, frees;
 };
 
-struct DeviceRow {
-  std::uint32_t device = 0;
-  Estimate allocs, alloc_bytes, live_bytes;
-  double peak_bytes = 0;
+// Blocks still live when recording ended (leaks, once the image exited), suppressions applied.
+struct LeakSet {
+  std::vector<SiteRow> sites;  // unsuppressed, largest first (all of them)
+  std::vector<SiteRow> suppressed;
+  Estimate bytes, blocks, suppressed_bytes, suppressed_blocks;
+};
+
+// The host first, then each device used. The host's leaks are the image's (ImageReport::leaks),
+// not repeated here.
+struct DeviceRow : DeviceSummary {
+  LeakSet leaks;  // devices only
 };
 
 struct ImageReport {
@@ -55,9 +65,7 @@ struct ImageReport {
   std::uint64_t records_dropped = 0, records_written = 0, stacks_dropped = 0;
   double overhead = -1;  // tracker CPU / process CPU; < 0 unknown
 
-  std::vector<SiteRow> leaks;  // unsuppressed, largest first (all of them)
-  std::vector<SiteRow> suppressed;
-  Estimate leaked_bytes, leaked_blocks, suppressed_bytes, suppressed_blocks;
+  LeakSet leaks;  // host blocks
 
   std::vector<SiteRow> peak_sites;   // live at the peak, largest first
   std::vector<SiteRow> top_bytes;    // allocated bytes
@@ -74,7 +82,9 @@ struct Report {
   std::string trace_path;
   bool complete = true;
   std::string trace_message;  // why the trace is incomplete or damaged
-  Estimate leaked_bytes, leaked_blocks, suppressed_bytes, suppressed_blocks;  // leak-checked images
+  // Of the leak-checked images: host, and all devices together (exact).
+  Estimate leaked_bytes, leaked_blocks, suppressed_bytes, suppressed_blocks;
+  Estimate device_leaked_bytes, device_leaked_blocks, device_suppressed_bytes, device_suppressed_blocks;
   bool exact = true;  // every leak figure is exact and nothing was dropped
   std::vector<std::string> symbol_problems;
 };

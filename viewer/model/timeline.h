@@ -60,9 +60,9 @@ class RateSeries {
 
 // Everything the timeline and pools panels plot for one image.
 struct Timeline {
-  LevelSeries host_live;                        // estimated requested bytes live (model)
-  std::map<std::uint32_t, LevelSeries> device;  // live bytes per device (1..63) that was used
-  RateSeries allocs, frees;                     // estimated allocations / frees per second
+  LevelSeries host_live;                        // estimated requested host bytes live (model)
+  std::map<std::uint32_t, LevelSeries> device;  // exact live bytes per device (1..63) that was used
+  RateSeries allocs, frees;                     // estimated host allocations / frees per second
   // From the session's exact counters (every counter snapshot):
   LevelSeries counter_live;     // live bytes as the pool counts them (exact, even when sampled)
   LevelSeries overhead_pct;     // tracker CPU / process CPU between two snapshots, in %

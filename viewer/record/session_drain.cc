@@ -108,6 +108,19 @@ void SessionDrain::emit_stats() {
   t.set(F::kHeapResident, s.heap_resident);
   t.set(F::kHeapMapped, s.heap_mapped);
   t.set(F::kHeapRetained, s.heap_retained);
+  t.set(F::kCudaPool, session_->info().cuda_pool ? 1 : 0);
+  for (std::uint32_t i = 0; i < trace::kPoolDevices; ++i) {
+    using C = trace::PoolCounter;
+    const reader::LiveStats::DevicePool& p = s.pool[i];
+    t.set(trace::pool_field(i, C::kReservedBytes), p.reserved_bytes);
+    t.set(trace::pool_field(i, C::kInUseBytes), p.in_use_bytes);
+    t.set(trace::pool_field(i, C::kRequestedBytes), p.requested_bytes);
+    t.set(trace::pool_field(i, C::kLargestCached), p.largest_cached);
+    t.set(trace::pool_field(i, C::kHits), p.hits);
+    t.set(trace::pool_field(i, C::kMisses), p.misses);
+    t.set(trace::pool_field(i, C::kDriverFrees), p.driver_frees);
+    t.set(trace::pool_field(i, C::kTrims), p.trims);
+  }
   out_->on_stats(t);
 }
 

@@ -39,7 +39,9 @@
 //                   unloaded_ns.
 //   Stats      (5)  u32 image, u32 field_count, field_count x u64: the session header's live
 //                   counters in the order of StatsField below (a reader takes the fields it
-//                   knows; a newer writer may append fields).
+//                   knows; a newer writer may append fields). Fields appended so far: the
+//                   CUDA caching pool's (kCudaPool onwards); an older writer's shorter chunk
+//                   reads with them 0 (the pool was off).
 //   ImageEnd   (6)  u32 image, u32 how (ImageEndHow), u64 end_ns (session time),
 //                   u64 torn_records, u64 malformed_records, str message (why, for kCorrupt)
 //   Symbol     (7)  u32 image, u64 pc, u32 line, u32 column, str function (demangled; empty if
@@ -97,6 +99,14 @@ enum class ImageEndHow : std::uint32_t {
   kDetached = 3, // the recorder stopped reading (it was interrupted) while the image still ran
 };
 
+// The counters of one CUDA device's caching pool, in the order of
+// wire::SessionHeader::DevicePool (what each means is described there).
+enum class PoolCounter : std::uint32_t {
+  kReservedBytes, kInUseBytes, kRequestedBytes, kLargestCached, kHits, kMisses, kDriverFrees, kTrims,
+};
+inline constexpr std::uint32_t kPoolCounters = 8;
+inline constexpr std::uint32_t kPoolDevices = 8;  // wire::SessionHeader::kPoolDevices
+
 // Order of the u64 fields of a Stats chunk.
 enum class StatsField : std::uint32_t {
   kTimeNs = 0,  // session time of this snapshot (the header's published_ns)
@@ -106,7 +116,19 @@ enum class StatsField : std::uint32_t {
   kAllocations, kFrees, kBytesRequested, kBytesAllocated, kBytesFreed,
   kLiveBytes, kPeakLiveBytes, kLargeAllocations, kThreads,
   kHeapAllocated, kHeapActive, kHeapResident, kHeapMapped, kHeapRetained,
-  kCount
+  // Appended: the CUDA caching pool (shared/format.h SessionHeader::cuda_pool and pool[]).
+  // kCudaPool is 1 when the pool served cudaMalloc/cudaFree; then, for each pool device
+  // (CUDA ordinal 0..kPoolDevices-1), its PoolCounter values in PoolCounter order: see
+  // pool_field().
+  kCudaPool,
+  kPoolFirst,
+  kCount = kPoolFirst + kPoolDevices * kPoolCounters
 };
+
+// The Stats field of one pool counter of CUDA device `ordinal` (< kPoolDevices).
+inline constexpr StatsField pool_field(std::uint32_t ordinal, PoolCounter c) {
+  return static_cast<StatsField>(static_cast<std::uint32_t>(StatsField::kPoolFirst) + ordinal * kPoolCounters +
+                                 static_cast<std::uint32_t>(c));
+}
 
 }  // namespace heaplens::trace

@@ -32,6 +32,9 @@ struct ModuleDef {
   std::string path;
 };
 
+static_assert(kPoolDevices == wire::SessionHeader::kPoolDevices);
+static_assert(kPoolCounters * sizeof(std::uint64_t) == sizeof(wire::SessionHeader::DevicePool));
+
 struct StatsSnapshot {
   std::uint32_t image = 0;
   std::uint64_t v[static_cast<std::size_t>(StatsField::kCount)] = {};
