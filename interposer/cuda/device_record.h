@@ -4,6 +4,7 @@
 // allocation), which device is current, and the bookkeeping around frees (device_blocks.h).
 #pragma once
 
+#include <cerrno>
 #include <cstdint>
 
 #include "../../shared/format.h"
@@ -13,6 +14,19 @@
 namespace heaplens::cuda {
 
 extern __thread int t_cuda_depth __attribute__((tls_model("initial-exec")));
+
+// heaplens's own work inside a hook (unwinding, lookups, tables) leaves errno as the real
+// call left it: the program sees exactly what CUDA did.
+class KeepErrno {
+ public:
+  KeepErrno() noexcept : saved_(errno) {}
+  ~KeepErrno() { errno = saved_; }
+  KeepErrno(const KeepErrno&) = delete;
+  KeepErrno& operator=(const KeepErrno&) = delete;
+
+ private:
+  int saved_;
+};
 
 class CallScope {
  public:
@@ -51,7 +65,10 @@ inline int tracked(Call&& call, Done&& done) noexcept {
   CallScope scope;
   if (!scope.records()) return call();
   int rc = call();
-  if (rc == 0) done();
+  if (rc == 0) {
+    KeepErrno keep;
+    done();
+  }
   return rc;
 }
 
@@ -60,9 +77,16 @@ inline int tracked_free(std::uint64_t address, Call&& call) noexcept {
   CallScope scope;
   if (!scope.records() || address == 0) return call();
   DeviceBlock b;
-  bool known = freeing(address, &b);
+  bool known;
+  {
+    KeepErrno keep;
+    known = freeing(address, &b);
+  }
   int rc = call();
-  if (rc != 0 && known) freeing_failed(address, b);
+  if (rc != 0 && known) {
+    KeepErrno keep;
+    freeing_failed(address, b);
+  }
   return rc;
 }
 

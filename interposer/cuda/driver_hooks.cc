@@ -147,6 +147,7 @@ HEAPLENS_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle h) {
   if (fn == nullptr) return cuda::kNotLoaded;
   cuda::CallScope scope;
   if (scope.records()) {
+    cuda::KeepErrno keep;
     cuda::DeviceBlock b;
     if (cuda::vmm_released(h, &b)) cuda::vmm_freed(h, b);
   }
@@ -164,7 +165,10 @@ HEAPLENS_EXPORT CUresult cuMemUnmap(CUdeviceptr va, std::size_t size) {
   auto fn = real_of<decltype(&cuMemUnmap)>(Fn::cuMemUnmap);
   if (fn == nullptr) return cuda::kNotLoaded;
   cuda::CallScope scope;
-  if (scope.records()) cuda::vmm_unmapped(va, size, cuda::vmm_freed);
+  if (scope.records()) {
+    cuda::KeepErrno keep;
+    cuda::vmm_unmapped(va, size, cuda::vmm_freed);
+  }
   return fn(va, size);
 }
 

@@ -40,13 +40,19 @@ __attribute__((visibility("hidden"), used, externally_visible)) void* heaplens_d
   if (d == nullptr) return nullptr;
   Fn f = cuda::find(name);
   void* found;
+  bool no_real;
+  {
+    cuda::KeepErrno keep;  // our own lookup of the real function is not the program's
+    no_real = f != Fn::kCount && handle == RTLD_DEFAULT && cuda::real(f) == nullptr;
+  }
   // A global lookup would find our own export. Without a real function behind it (CUDA is
   // not loaded) a program probing for CUDA must not be told it is there: the lookup is made
   // past libheaplens.so instead, which fails, and sets dlerror, as it would have.
-  if (f != Fn::kCount && handle == RTLD_DEFAULT && cuda::real(f) == nullptr) {
+  if (no_real) {
     found = d(RTLD_NEXT, name);
   } else {
     found = d(handle, name);
+    cuda::KeepErrno keep;
     if (f != Fn::kCount) found = cuda::stand_in(f, found);
   }
   // Not a tail call: glibc must see this function as the caller, or RTLD_NEXT would search
@@ -125,6 +131,7 @@ HEAPLENS_EXPORT CUresult cuGetProcAddress(const char* symbol, void** fn, int ver
   auto real = cuda::real_as<decltype(&cuGetProcAddress)>(Fn::cuGetProcAddress);
   if (real == nullptr) return cuda::kNotLoaded;
   CUresult rc = real(symbol, fn, version, flags);
+  cuda::KeepErrno keep;
   if (rc == cuda::kCudaSuccess) cuda::stand_in_resolved(fn);
   return rc;
 }
@@ -134,6 +141,7 @@ HEAPLENS_EXPORT CUresult cuGetProcAddress_v2(const char* symbol, void** fn, int 
   auto real = cuda::real_as<decltype(&cuGetProcAddress_v2)>(Fn::cuGetProcAddress_v2);
   if (real == nullptr) return cuda::kNotLoaded;
   CUresult rc = real(symbol, fn, version, flags, status);
+  cuda::KeepErrno keep;
   if (rc == cuda::kCudaSuccess) cuda::stand_in_resolved(fn);
   return rc;
 }
@@ -144,6 +152,7 @@ cudaError_t entry_point(Fn f, const char* symbol, void** fn, unsigned long long 
   auto real = cuda::real_as<decltype(&cudaGetDriverEntryPoint)>(f);
   if (real == nullptr) return cuda::kNotLoaded;
   cudaError_t rc = real(symbol, fn, flags, status);
+  cuda::KeepErrno keep;
   if (rc == 0) cuda::stand_in_resolved(fn);
   return rc;
 }
@@ -153,6 +162,7 @@ cudaError_t entry_point_by_version(Fn f, const char* symbol, void** fn, unsigned
   auto real = cuda::real_as<decltype(&cudaGetDriverEntryPointByVersion)>(f);
   if (real == nullptr) return cuda::kNotLoaded;
   cudaError_t rc = real(symbol, fn, version, flags, status);
+  cuda::KeepErrno keep;
   if (rc == 0) cuda::stand_in_resolved(fn);
   return rc;
 }
