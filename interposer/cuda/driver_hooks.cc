@@ -13,9 +13,6 @@ using heaplens::wire::DeviceKind;
 
 namespace {
 
-template <typename F>
-F real_of(Fn f) noexcept { return cuda::real_as<F>(f); }
-
 template <typename Call>
 CUresult driver_alloc(Fn f, DeviceKind kind, const CUdeviceptr* out, std::size_t size, Call&& call,
                       const std::uint64_t* stream = nullptr) noexcept {
@@ -33,21 +30,21 @@ CUresult driver_host_alloc(Fn f, void** out, std::size_t size, Call&& call) noex
 }
 
 CUresult alloc_async(Fn f, CUdeviceptr* p, std::size_t size, CUstream s) noexcept {
-  auto fn = real_of<CUresult (*)(CUdeviceptr*, std::size_t, CUstream)>(f);
+  auto fn = cuda::real_as<CUresult (*)(CUdeviceptr*, std::size_t, CUstream)>(f);
   if (fn == nullptr) return cuda::kNotLoaded;
   std::uint64_t stream = cuda::addr(s);
   return driver_alloc(f, DeviceKind::kAsync, p, size, [&] { return fn(p, size, s); }, &stream);
 }
 
 CUresult alloc_from_pool_async(Fn f, CUdeviceptr* p, std::size_t size, CUmemoryPool pool, CUstream s) noexcept {
-  auto fn = real_of<CUresult (*)(CUdeviceptr*, std::size_t, CUmemoryPool, CUstream)>(f);
+  auto fn = cuda::real_as<CUresult (*)(CUdeviceptr*, std::size_t, CUmemoryPool, CUstream)>(f);
   if (fn == nullptr) return cuda::kNotLoaded;
   std::uint64_t stream = cuda::addr(s);
   return driver_alloc(f, DeviceKind::kAsync, p, size, [&] { return fn(p, size, pool, s); }, &stream);
 }
 
 CUresult free_async(Fn f, CUdeviceptr p, CUstream s) noexcept {
-  auto fn = real_of<CUresult (*)(CUdeviceptr, CUstream)>(f);
+  auto fn = cuda::real_as<CUresult (*)(CUdeviceptr, CUstream)>(f);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked_free(p, [&] { return fn(p, s); });
 }
@@ -57,7 +54,7 @@ CUresult free_async(Fn f, CUdeviceptr p, CUstream s) noexcept {
 extern "C" {
 
 HEAPLENS_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* p, std::size_t size) {
-  auto fn = real_of<decltype(&cuMemAlloc_v2)>(Fn::cuMemAlloc_v2);
+  auto fn = cuda::real_as<decltype(&cuMemAlloc_v2)>(Fn::cuMemAlloc_v2);
   if (fn == nullptr) return cuda::kNotLoaded;
   return driver_alloc(Fn::cuMemAlloc_v2, DeviceKind::kDevice, p, size, [&] {
     return cuda::pool_serves() ? cuda::pool_alloc(Fn::cuMemAlloc_v2, reinterpret_cast<void**>(p), size)
@@ -66,7 +63,7 @@ HEAPLENS_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr* p, std::size_t size) {
 }
 
 HEAPLENS_EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
-  auto fn = real_of<decltype(&cuMemFree_v2)>(Fn::cuMemFree_v2);
+  auto fn = cuda::real_as<decltype(&cuMemFree_v2)>(Fn::cuMemFree_v2);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked_free(p, [&] {
     int rc = cuda::pool_free(p);
@@ -75,32 +72,32 @@ HEAPLENS_EXPORT CUresult cuMemFree_v2(CUdeviceptr p) {
 }
 
 HEAPLENS_EXPORT CUresult cuMemAllocManaged(CUdeviceptr* p, std::size_t size, unsigned flags) {
-  auto fn = real_of<decltype(&cuMemAllocManaged)>(Fn::cuMemAllocManaged);
+  auto fn = cuda::real_as<decltype(&cuMemAllocManaged)>(Fn::cuMemAllocManaged);
   if (fn == nullptr) return cuda::kNotLoaded;
   return driver_alloc(Fn::cuMemAllocManaged, DeviceKind::kManaged, p, size, [&] { return fn(p, size, flags); });
 }
 
 HEAPLENS_EXPORT CUresult cuMemAllocHost_v2(void** p, std::size_t size) {
-  auto fn = real_of<decltype(&cuMemAllocHost_v2)>(Fn::cuMemAllocHost_v2);
+  auto fn = cuda::real_as<decltype(&cuMemAllocHost_v2)>(Fn::cuMemAllocHost_v2);
   if (fn == nullptr) return cuda::kNotLoaded;
   return driver_host_alloc(Fn::cuMemAllocHost_v2, p, size, [&] { return fn(p, size); });
 }
 
 HEAPLENS_EXPORT CUresult cuMemHostAlloc(void** p, std::size_t size, unsigned flags) {
-  auto fn = real_of<decltype(&cuMemHostAlloc)>(Fn::cuMemHostAlloc);
+  auto fn = cuda::real_as<decltype(&cuMemHostAlloc)>(Fn::cuMemHostAlloc);
   if (fn == nullptr) return cuda::kNotLoaded;
   return driver_host_alloc(Fn::cuMemHostAlloc, p, size, [&] { return fn(p, size, flags); });
 }
 
 HEAPLENS_EXPORT CUresult cuMemFreeHost(void* p) {
-  auto fn = real_of<decltype(&cuMemFreeHost)>(Fn::cuMemFreeHost);
+  auto fn = cuda::real_as<decltype(&cuMemFreeHost)>(Fn::cuMemFreeHost);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked_free(cuda::addr(p), [&] { return fn(p); });
 }
 
 HEAPLENS_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr* p, std::size_t* pitch, std::size_t width,
                                             std::size_t height, unsigned element_bytes) {
-  auto fn = real_of<decltype(&cuMemAllocPitch_v2)>(Fn::cuMemAllocPitch_v2);
+  auto fn = cuda::real_as<decltype(&cuMemAllocPitch_v2)>(Fn::cuMemAllocPitch_v2);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked([&] { return fn(p, pitch, width, height, element_bytes); }, [&] {
     if (p != nullptr && pitch != nullptr)
@@ -131,7 +128,7 @@ HEAPLENS_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr* p, std::size_
 // frees it, which is when its handle is released and no mapping of it is left.
 HEAPLENS_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* h, std::size_t size, const CUmemAllocationProp* prop,
                                      unsigned long long flags) {
-  auto fn = real_of<decltype(&cuMemCreate)>(Fn::cuMemCreate);
+  auto fn = cuda::real_as<decltype(&cuMemCreate)>(Fn::cuMemCreate);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked([&] { return fn(h, size, prop, flags); }, [&] {
     if (h == nullptr) return;
@@ -143,7 +140,7 @@ HEAPLENS_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle* h, std::size_
 }
 
 HEAPLENS_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle h) {
-  auto fn = real_of<decltype(&cuMemRelease)>(Fn::cuMemRelease);
+  auto fn = cuda::real_as<decltype(&cuMemRelease)>(Fn::cuMemRelease);
   if (fn == nullptr) return cuda::kNotLoaded;
   cuda::CallScope scope;
   if (scope.records()) {
@@ -156,13 +153,13 @@ HEAPLENS_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle h) {
 
 HEAPLENS_EXPORT CUresult cuMemMap(CUdeviceptr va, std::size_t size, std::size_t offset, CUmemGenericAllocationHandle h,
                                   unsigned long long flags) {
-  auto fn = real_of<decltype(&cuMemMap)>(Fn::cuMemMap);
+  auto fn = cuda::real_as<decltype(&cuMemMap)>(Fn::cuMemMap);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked([&] { return fn(va, size, offset, h, flags); }, [&] { cuda::vmm_mapped(va, size, h); });
 }
 
 HEAPLENS_EXPORT CUresult cuMemUnmap(CUdeviceptr va, std::size_t size) {
-  auto fn = real_of<decltype(&cuMemUnmap)>(Fn::cuMemUnmap);
+  auto fn = cuda::real_as<decltype(&cuMemUnmap)>(Fn::cuMemUnmap);
   if (fn == nullptr) return cuda::kNotLoaded;
   cuda::CallScope scope;
   if (scope.records()) {

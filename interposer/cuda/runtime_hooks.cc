@@ -13,9 +13,6 @@ using heaplens::wire::DeviceKind;
 
 namespace {
 
-template <typename F>
-F real_of(Fn f) noexcept { return cuda::real_as<F>(f); }
-
 std::uint64_t element_bytes(const cudaChannelFormatDesc* d) noexcept {
   if (d == nullptr) return 0;
   long bits = static_cast<long>(d->x) + d->y + d->z + d->w;
@@ -35,20 +32,20 @@ cudaError_t runtime_alloc(Fn f, DeviceKind kind, void** out, std::size_t size, C
 }
 
 cudaError_t malloc_async(Fn f, void** p, std::size_t size, cudaStream_t s) noexcept {
-  auto fn = real_of<cudaError_t (*)(void**, std::size_t, cudaStream_t)>(f);
+  auto fn = cuda::real_as<cudaError_t (*)(void**, std::size_t, cudaStream_t)>(f);
   if (fn == nullptr) return cuda::kNotLoaded;
   std::uint64_t stream = cuda::addr(s);
   return runtime_alloc(f, DeviceKind::kAsync, p, size, [&] { return fn(p, size, s); }, &stream);
 }
 
 cudaError_t free_async(Fn f, void* p, cudaStream_t s) noexcept {
-  auto fn = real_of<cudaError_t (*)(void*, cudaStream_t)>(f);
+  auto fn = cuda::real_as<cudaError_t (*)(void*, cudaStream_t)>(f);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked_free(cuda::addr(p), [&] { return fn(p, s); });
 }
 
 cudaError_t malloc_from_pool_async(Fn f, void** p, std::size_t size, cudaMemPool_t pool, cudaStream_t s) noexcept {
-  auto fn = real_of<cudaError_t (*)(void**, std::size_t, cudaMemPool_t, cudaStream_t)>(f);
+  auto fn = cuda::real_as<cudaError_t (*)(void**, std::size_t, cudaMemPool_t, cudaStream_t)>(f);
   if (fn == nullptr) return cuda::kNotLoaded;
   std::uint64_t stream = cuda::addr(s);
   return runtime_alloc(f, DeviceKind::kAsync, p, size, [&] { return fn(p, size, pool, s); }, &stream);
@@ -56,7 +53,7 @@ cudaError_t malloc_from_pool_async(Fn f, void** p, std::size_t size, cudaMemPool
 
 template <typename F>
 cudaError_t free_with(Fn f, void* p) noexcept {
-  auto fn = real_of<F>(f);
+  auto fn = cuda::real_as<F>(f);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked_free(cuda::addr(p), [&] { return fn(p); });
 }
@@ -66,7 +63,7 @@ cudaError_t free_with(Fn f, void* p) noexcept {
 extern "C" {
 
 HEAPLENS_EXPORT cudaError_t cudaMalloc(void** p, std::size_t size) {
-  auto fn = real_of<decltype(&cudaMalloc)>(Fn::cudaMalloc);
+  auto fn = cuda::real_as<decltype(&cudaMalloc)>(Fn::cudaMalloc);
   if (fn == nullptr) return cuda::kNotLoaded;
   return runtime_alloc(Fn::cudaMalloc, DeviceKind::kDevice, p, size, [&] {
     return cuda::pool_serves() ? cuda::pool_alloc(Fn::cudaMalloc, p, size) : fn(p, size);
@@ -74,7 +71,7 @@ HEAPLENS_EXPORT cudaError_t cudaMalloc(void** p, std::size_t size) {
 }
 
 HEAPLENS_EXPORT cudaError_t cudaFree(void* p) {
-  auto fn = real_of<decltype(&cudaFree)>(Fn::cudaFree);
+  auto fn = cuda::real_as<decltype(&cudaFree)>(Fn::cudaFree);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked_free(cuda::addr(p), [&] {
     int rc = cuda::pool_free(cuda::addr(p));
@@ -83,19 +80,19 @@ HEAPLENS_EXPORT cudaError_t cudaFree(void* p) {
 }
 
 HEAPLENS_EXPORT cudaError_t cudaMallocManaged(void** p, std::size_t size, unsigned flags) {
-  auto fn = real_of<decltype(&cudaMallocManaged)>(Fn::cudaMallocManaged);
+  auto fn = cuda::real_as<decltype(&cudaMallocManaged)>(Fn::cudaMallocManaged);
   if (fn == nullptr) return cuda::kNotLoaded;
   return runtime_alloc(Fn::cudaMallocManaged, DeviceKind::kManaged, p, size, [&] { return fn(p, size, flags); });
 }
 
 HEAPLENS_EXPORT cudaError_t cudaMallocHost(void** p, std::size_t size) {
-  auto fn = real_of<decltype(&cudaMallocHost)>(Fn::cudaMallocHost);
+  auto fn = cuda::real_as<decltype(&cudaMallocHost)>(Fn::cudaMallocHost);
   if (fn == nullptr) return cuda::kNotLoaded;
   return runtime_alloc(Fn::cudaMallocHost, DeviceKind::kPinnedHost, p, size, [&] { return fn(p, size); });
 }
 
 HEAPLENS_EXPORT cudaError_t cudaHostAlloc(void** p, std::size_t size, unsigned flags) {
-  auto fn = real_of<decltype(&cudaHostAlloc)>(Fn::cudaHostAlloc);
+  auto fn = cuda::real_as<decltype(&cudaHostAlloc)>(Fn::cudaHostAlloc);
   if (fn == nullptr) return cuda::kNotLoaded;
   return runtime_alloc(Fn::cudaHostAlloc, DeviceKind::kPinnedHost, p, size, [&] { return fn(p, size, flags); });
 }
@@ -103,7 +100,7 @@ HEAPLENS_EXPORT cudaError_t cudaHostAlloc(void** p, std::size_t size, unsigned f
 HEAPLENS_EXPORT cudaError_t cudaFreeHost(void* p) { return free_with<decltype(&cudaFreeHost)>(Fn::cudaFreeHost, p); }
 
 HEAPLENS_EXPORT cudaError_t cudaMallocPitch(void** p, std::size_t* pitch, std::size_t width, std::size_t height) {
-  auto fn = real_of<decltype(&cudaMallocPitch)>(Fn::cudaMallocPitch);
+  auto fn = cuda::real_as<decltype(&cudaMallocPitch)>(Fn::cudaMallocPitch);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked([&] { return fn(p, pitch, width, height); }, [&] {
     if (p != nullptr && pitch != nullptr)
@@ -113,7 +110,7 @@ HEAPLENS_EXPORT cudaError_t cudaMallocPitch(void** p, std::size_t* pitch, std::s
 }
 
 HEAPLENS_EXPORT cudaError_t cudaMalloc3D(cudaPitchedPtr* p, cudaExtent extent) {
-  auto fn = real_of<decltype(&cudaMalloc3D)>(Fn::cudaMalloc3D);
+  auto fn = cuda::real_as<decltype(&cudaMalloc3D)>(Fn::cudaMalloc3D);
   if (fn == nullptr) return cuda::kNotLoaded;
   return cuda::tracked([&] { return fn(p, extent); }, [&] {
     if (p != nullptr)
@@ -124,7 +121,7 @@ HEAPLENS_EXPORT cudaError_t cudaMalloc3D(cudaPitchedPtr* p, cudaExtent extent) {
 
 HEAPLENS_EXPORT cudaError_t cudaMallocArray(cudaArray_t* a, const cudaChannelFormatDesc* desc, std::size_t width,
                                             std::size_t height, unsigned flags) {
-  auto fn = real_of<decltype(&cudaMallocArray)>(Fn::cudaMallocArray);
+  auto fn = cuda::real_as<decltype(&cudaMallocArray)>(Fn::cudaMallocArray);
   if (fn == nullptr) return cuda::kNotLoaded;
   std::uint64_t size = element_bytes(desc) * width * at_least_1(height);
   return runtime_alloc(Fn::cudaMallocArray, DeviceKind::kArray, reinterpret_cast<void**>(a), size,
@@ -133,7 +130,7 @@ HEAPLENS_EXPORT cudaError_t cudaMallocArray(cudaArray_t* a, const cudaChannelFor
 
 HEAPLENS_EXPORT cudaError_t cudaMalloc3DArray(cudaArray_t* a, const cudaChannelFormatDesc* desc, cudaExtent e,
                                               unsigned flags) {
-  auto fn = real_of<decltype(&cudaMalloc3DArray)>(Fn::cudaMalloc3DArray);
+  auto fn = cuda::real_as<decltype(&cudaMalloc3DArray)>(Fn::cudaMalloc3DArray);
   if (fn == nullptr) return cuda::kNotLoaded;
   std::uint64_t size = element_bytes(desc) * e.width * at_least_1(e.height) * at_least_1(e.depth);
   return runtime_alloc(Fn::cudaMalloc3DArray, DeviceKind::kArray, reinterpret_cast<void**>(a), size,
