@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstring>
 
 #include "config_state.h"
@@ -33,7 +34,7 @@ void* const kOurs[kCount] = {
 };
 
 std::atomic<void*> g_real[kCount];
-std::atomic<bool> g_looked_up[kCount];
+std::atomic<unsigned long long> g_missed_at[kCount];  // loads() when the lookup failed
 std::atomic<DlsymFn> g_dlsym{nullptr};
 
 // libheaplens.so's own mapped range: a result inside it is one of ours.
@@ -107,26 +108,87 @@ DlsymFn real_dlsym() noexcept {
   return d;
 }
 
+namespace {
+
+// Objects loaded so far (glibc's dlpi_adds): a lookup that found nothing is not repeated
+// until something has been loaded since.
+int count_loads(dl_phdr_info* info, std::size_t size, void* data) {
+  if (size >= offsetof(dl_phdr_info, dlpi_subs)) *static_cast<unsigned long long*>(data) = info->dlpi_adds;
+  return 1;
+}
+
+unsigned long long loads() noexcept {
+  unsigned long long adds = 0;
+  dl_iterate_phdr(count_loads, &adds);
+  return adds;
+}
+
+// The path of the n-th loaded object (after libheaplens.so's) whose file name has "cuda"
+// in it: libcudart.so.13, libcuda.so.1, a wheel's libcudart-1a2b3c4d.so.12, libtorch_cuda.so.
+// Copied out, because the object cannot be opened from inside dl_iterate_phdr.
+struct Candidate {
+  std::size_t skip;
+  std::uintptr_t own_base;
+  char path[4096];
+  bool found;
+};
+
+int nth_cuda_object(dl_phdr_info* info, std::size_t, void* data) {
+  auto* c = static_cast<Candidate*>(data);
+  const char* name = info->dlpi_name;
+  if (name == nullptr || name[0] == '\0' || info->dlpi_addr == c->own_base) return 0;
+  const char* base = std::strrchr(name, '/');
+  if (std::strstr(base != nullptr ? base + 1 : name, "cuda") == nullptr) return 0;
+  if (c->skip-- > 0) return 0;
+  std::size_t n = std::strlen(name);
+  if (n >= sizeof c->path) return 0;
+  std::memcpy(c->path, name, n + 1);
+  c->found = true;
+  return 1;
+}
+
+// A CUDA library that is loaded but not in the global scope: a plugin dlopen()ed
+// RTLD_LOCAL that links libcudart (its calls still bind to our exports, which come first),
+// or the driver that the static runtime dlopen()s. Each such object is asked in its own
+// scope, as the plugin's own calls would have been resolved without heaplens.
+void* find_in_local_scopes(DlsymFn d, const char* name) noexcept {
+  Dl_info self{};
+  Candidate c{};
+  if (dladdr(reinterpret_cast<void*>(&nth_cuda_object), &self)) c.own_base = reinterpret_cast<std::uintptr_t>(self.dli_fbase);
+  for (std::size_t i = 0; i < 64; ++i) {
+    c.skip = i;
+    c.found = false;
+    if (dl_iterate_phdr(nth_cuda_object, &c) == 0 || !c.found) return nullptr;
+    void* h = dlopen(c.path, RTLD_LAZY | RTLD_NOLOAD);
+    if (h == nullptr) continue;
+    void* found = d(h, name);
+    dlclose(h);
+    if (found != nullptr && !is_own(found)) return found;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 void* real(Fn f) noexcept {
   auto i = static_cast<std::size_t>(f);
   void* fn = g_real[i].load(std::memory_order_acquire);
-  if (fn != nullptr || g_looked_up[i].load(std::memory_order_acquire)) return fn;
+  if (fn != nullptr) return fn;
+  unsigned long long now = loads();
+  if (now != 0 && g_missed_at[i].load(std::memory_order_acquire) == now) return nullptr;
   // A program that calls our export was linked to the CUDA library that has the real one;
-  // RTLD_NEXT from here searches everything loaded after libheaplens.so.
+  // RTLD_NEXT from here searches everything loaded after libheaplens.so in the global scope.
   DlsymFn d = real_dlsym();
-  if (d != nullptr) {
-    void* found = d(RTLD_NEXT, kNames[i]);
-    if (found == nullptr && is_driver(f)) {
-      // The driver loaded RTLD_LOCAL (as the static runtime does): ask it by its soname.
-      if (void* h = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD)) {
-        found = d(h, kNames[i]);
-        dlclose(h);
-      }
-    }
-    if (found != nullptr && !is_own(found)) remember(f, found);
+  if (d == nullptr) return nullptr;
+  void* found = d(RTLD_NEXT, kNames[i]);
+  if (found == nullptr || is_own(found)) found = find_in_local_scopes(d, kNames[i]);
+  if (found != nullptr && !is_own(found)) {
+    remember(f, found);
+    return g_real[i].load(std::memory_order_acquire);
   }
-  g_looked_up[i].store(true, std::memory_order_release);
-  return g_real[i].load(std::memory_order_acquire);
+  // CUDA is not loaded (yet): a later dlopen may bring it, so this is not final.
+  g_missed_at[i].store(now, std::memory_order_release);
+  return nullptr;
 }
 
 void* stand_in(Fn f, void* found) noexcept {

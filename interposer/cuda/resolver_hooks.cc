@@ -39,21 +39,17 @@ __attribute__((visibility("hidden"), used, externally_visible)) void* heaplens_d
   cuda::DlsymFn d = cuda::real_dlsym();
   if (d == nullptr) return nullptr;
   Fn f = cuda::find(name);
-  void* found;
-  bool no_real;
-  {
-    cuda::KeepErrno keep;  // our own lookup of the real function is not the program's
-    no_real = f != Fn::kCount && handle == RTLD_DEFAULT && cuda::real(f) == nullptr;
-  }
-  // A global lookup would find our own export. Without a real function behind it (CUDA is
-  // not loaded) a program probing for CUDA must not be told it is there: the lookup is made
-  // past libheaplens.so instead, which fails, and sets dlerror, as it would have.
-  if (no_real) {
-    found = d(RTLD_NEXT, name);
-  } else {
-    found = d(handle, name);
+  void* found = d(handle, name);
+  if (f != Fn::kCount && found != nullptr) {
+    if (cuda::is_own(found)) {
+      // The handle's scope reached our own export (RTLD_DEFAULT, dlopen(NULL)): without
+      // heaplens it would have found what lies past libheaplens.so, or nothing -- a program
+      // probing for CUDA must not be told it is there when it is not, and the failed lookup
+      // sets dlerror as it would have.
+      found = d(RTLD_NEXT, name);
+    }
     cuda::KeepErrno keep;
-    if (f != Fn::kCount) found = cuda::stand_in(f, found);
+    found = cuda::stand_in(f, found);
   }
   // Not a tail call: glibc must see this function as the caller, or RTLD_NEXT would search
   // after the program's caller, which finds ours again.
