@@ -21,6 +21,14 @@ constexpr const char* kNames[kCount + 1] = {
 #undef HEAPLENS_X
     nullptr};
 
+// resolver_hooks.cc's dlsym hands every name not starting "cu" straight to glibc's.
+constexpr bool all_start_cu() {
+  for (std::size_t i = 0; i < kCount; ++i)
+    if (kNames[i][0] != 'c' || kNames[i][1] != 'u') return false;
+  return true;
+}
+static_assert(all_start_cu(), "a hooked CUDA name must start with \"cu\"");
+
 constexpr std::size_t kRuntimeCount = 0
 #define HEAPLENS_X(name) +1
     HEAPLENS_CUDA_RUNTIME_HOOKS(HEAPLENS_X)

@@ -58,7 +58,9 @@ __attribute__((visibility("hidden"), used, externally_visible)) void* heaplens_d
 }
 
 #if defined(__x86_64__)
-// dlsym(handle, name): rdi, rsi. Saved around the call; the stack stays 16-byte aligned.
+// dlsym(handle, name): rdi, rsi. Every hooked name starts "cu": any other goes straight to
+// glibc's dlsym once it is known (a handful of instructions); the rest ask the C code, with
+// rdi/rsi saved around the call and the stack 16-byte aligned.
 asm(R"(
   .text
   .globl dlsym
@@ -66,6 +68,16 @@ asm(R"(
 dlsym:
   .cfi_startproc
   endbr64
+  movq heaplens_real_dlsym_ptr(%rip), %rax
+  testq %rax, %rax
+  jz 1f
+  testq %rsi, %rsi
+  jz 2f
+  cmpb $0x63, (%rsi)
+  jne 2f
+  cmpb $0x75, 1(%rsi)
+  jne 2f
+1:
   pushq %rdi
   .cfi_adjust_cfa_offset 8
   pushq %rsi
@@ -82,18 +94,31 @@ dlsym:
   .cfi_adjust_cfa_offset -8
   testl %eax, %eax
   jnz heaplens_dlsym_slow
+2:
   jmp *heaplens_real_dlsym_ptr(%rip)
   .cfi_endproc
   .size dlsym, .-dlsym
 )");
 #elif defined(__aarch64__)
-// dlsym(handle, name): x0, x1.
+// dlsym(handle, name): x0, x1. As on x86-64: names not starting "cu" go straight to glibc's
+// dlsym once it is known; x16/x17 are the intra-call scratch registers.
 asm(R"(
   .text
   .globl dlsym
   .type dlsym, %function
 dlsym:
   .cfi_startproc
+  adrp x16, heaplens_real_dlsym_ptr
+  ldr x16, [x16, #:lo12:heaplens_real_dlsym_ptr]
+  cbz x16, 1f
+  cbz x1, 3f
+  ldrb w17, [x1]
+  cmp w17, #0x63
+  b.ne 3f
+  ldrb w17, [x1, #1]
+  cmp w17, #0x75
+  b.ne 3f
+1:
   stp x29, x30, [sp, #-32]!
   .cfi_def_cfa_offset 32
   .cfi_offset 29, -32
@@ -108,11 +133,12 @@ dlsym:
   .cfi_def_cfa_offset 0
   .cfi_restore 29
   .cfi_restore 30
-  cbnz w2, 1f
+  cbnz w2, 2f
   adrp x16, heaplens_real_dlsym_ptr
   ldr x16, [x16, #:lo12:heaplens_real_dlsym_ptr]
+3:
   br x16
-1:
+2:
   b heaplens_dlsym_slow
   .cfi_endproc
   .size dlsym, .-dlsym
