@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <memory>
 
@@ -50,6 +51,31 @@ bool write_png(const std::string& path, int w, int h) {
   return stbi_write_png(path.c_str(), w, h, 4, pixels.data(), w * 4) != 0;
 }
 
+// What a frame asks of the GL: with software GL (Mesa's llvmpipe, what Xvfb has) the time of
+// a frame goes mostly to setting up triangles and to shading the pixels they cover, so these
+// two figures, unlike frame times, say what a change to the panels costs on any machine.
+struct DrawCost {
+  std::uint64_t triangles = 0;
+  double covered_screens = 0;  // the triangles' summed area over the framebuffer's
+};
+
+DrawCost measure_draw(const ImDrawData* dd) {
+  DrawCost c;
+  double area = 0;
+  for (int l = 0; l < dd->CmdListsCount; ++l) {
+    const ImDrawList* cl = dd->CmdLists[l];
+    for (int i = 0; i + 2 < cl->IdxBuffer.Size; i += 3) {
+      const ImVec2 a = cl->VtxBuffer[cl->IdxBuffer[i]].pos, b = cl->VtxBuffer[cl->IdxBuffer[i + 1]].pos,
+                   d = cl->VtxBuffer[cl->IdxBuffer[i + 2]].pos;
+      area += std::fabs((b.x - a.x) * (d.y - a.y) - (d.x - a.x) * (b.y - a.y)) / 2;
+    }
+    c.triangles += static_cast<std::uint64_t>(cl->IdxBuffer.Size / 3);
+  }
+  const double screen = static_cast<double>(dd->DisplaySize.x) * dd->DisplaySize.y;
+  c.covered_screens = screen > 0 ? area / screen : 0;
+  return c;
+}
+
 // Tabs of one bar; in screenshot runs, `force` selects one programmatically.
 bool tab(const char* name, int index, int force) {
   ImGuiTabItemFlags flags = force >= 0 && force == index ? ImGuiTabItemFlags_SetSelected : 0;
@@ -60,9 +86,12 @@ void draw_main(const Views& v, UiState& ui) {
   ImGuiViewport* vp = ImGui::GetMainViewport();
   ImGui::SetNextWindowPos(vp->WorkPos);
   ImGui::SetNextWindowSize(vp->WorkSize);
+  // No background of its own: it covers the whole framebuffer, which glClear already filled
+  // with the same colour. With software GL (Mesa's llvmpipe) every covered pixel is shaded
+  // and blended, and this one quad was more than half the pixels of a frame.
   ImGui::Begin("heaplens", nullptr,
                ImGuiWindowFlags_NoDecoration | ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoSavedSettings |
-                   ImGuiWindowFlags_NoBringToFrontOnFocus);
+                   ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoBackground);
   draw_header(v, ui);
   ImGui::Separator();
   float total = ImGui::GetContentRegionAvail().y;
@@ -232,6 +261,7 @@ int run_viewer(const AppOptions& o) {
   std::uint64_t last_frame = mono_ns(), last_record_seen = 0;
   const std::uint64_t t_start = last_frame;
   Snapshot live, filtered;
+  DrawCost last_draw;
 
   while (!glfwWindowShouldClose(window)) {
     glfwPollEvents();
@@ -260,7 +290,8 @@ int run_viewer(const AppOptions& o) {
     int fw = 0, fh = 0;
     glfwGetFramebufferSize(window, &fw, &fh);
     glViewport(0, 0, fw, fh);
-    glClearColor(0.08f, 0.08f, 0.10f, 1.0f);
+    const ImVec4 bg = ImGui::GetStyle().Colors[ImGuiCol_WindowBg];  // the main window draws none
+    glClearColor(bg.x, bg.y, bg.z, 1.0f);
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
 
@@ -269,6 +300,7 @@ int run_viewer(const AppOptions& o) {
     bool last = (o.frames > 0 && !o.exit_when_done && frame + 1 >= o.frames) ||
                 (o.exit_when_done && source_done && frames_after_done >= std::max(o.frames, kCycleFrames + 2));
     if (last && !o.screenshot.empty()) png_ok = write_png(o.screenshot, fw, fh);
+    if (last) last_draw = measure_draw(ImGui::GetDrawData());
     glfwSwapBuffers(window);
 
     std::uint64_t now = mono_ns();
@@ -316,6 +348,7 @@ int run_viewer(const AppOptions& o) {
     j["frames"] = frame;
     j["panels_drawn"] = drawn_ever;
     j["last_frame_panels"] = ui.drawn;
+    j["last_frame_draw"] = {{"triangles", last_draw.triangles}, {"covered_screens", last_draw.covered_screens}};
     auto frames_json = [](const std::vector<double>& ms) {
       double p50 = percentile(ms, 0.5);
       return nlohmann::json{{"p50", p50}, {"p95", percentile(ms, 0.95)}, {"max", percentile(ms, 1.0)},

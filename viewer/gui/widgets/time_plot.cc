@@ -14,7 +14,10 @@ namespace heaplens::gui {
 namespace {
 
 constexpr float kPad = 4.0f;
-constexpr float kLineThickness = 1.5f;
+// A whole number: ImGui then draws an anti-aliased line with its texture, 2 triangles a
+// segment; a fractional width takes its geometric path, 6. A series is drawn to screen
+// width, so with software GL (llvmpipe sets up every triangle) that was most of a frame.
+constexpr float kLineThickness = 2.0f;
 enum DragMode : int { kNoDrag = 0, kPan = 1, kSelect = 2 };
 
 // The y-axis margin is sized for a wide label of the unit rather than for this frame's labels,
