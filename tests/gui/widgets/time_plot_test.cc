@@ -80,9 +80,9 @@ TEST_CASE("time_plot draws a million points as at most one bucket per pixel colu
   // Far fewer vertices than points: nothing was drawn per point.
   CHECK(list->VtxBuffer.Size < 40 * width);
 
-  // Series geometry stays in the data area (line anti-aliasing may reach 1.5 px out); and
-  // nothing the widget draws leaves its frame.
-  for (ImVec2 p : vertices_with_rgb(*list, kRed)) REQUIRE(inside(p, ev.plot_min, ev.plot_max, 1.5f));
+  // Series geometry stays in the data area (a 2 px anti-aliased line's vertices lie half its
+  // width plus 1 px out: 2 px); and nothing the widget draws leaves its frame.
+  for (ImVec2 p : vertices_with_rgb(*list, kRed)) REQUIRE(inside(p, ev.plot_min, ev.plot_max, 2.0f));
   for (const ImDrawVert& v : list->VtxBuffer) REQUIRE(inside(v.pos, ImVec2(0, 0), kSize, 1.0f));
   // The band spans from the lowest to the highest value: its vertices reach near both ends
   // of the y axis (0 at the bottom, the maximum below the 5% headroom on top).
