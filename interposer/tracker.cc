@@ -97,7 +97,14 @@ class Timed {
     if ((x & (kTimedEvery - 1)) != 0) return;
     // Waiting for the reader (ON_FULL=wait) is not CPU time: it is left out.
     std::uint64_t spent = cycles() - start_;
-    t_thread.cycles += (spent > t_thread.waited ? spent - t_thread.waited : 0) * kTimedEvery;
+    spent = spent > t_thread.waited ? spent - t_thread.waited : 0;
+    // The cycle counter runs while the thread is descheduled. On a busy machine a thread is
+    // preempted inside the tracker as often as its share of time there says, and one slice
+    // (milliseconds, counted kTimedEvery times) outweighs thousands of calls: the figure
+    // rose above 100 % of the process's CPU. No call of ours takes a quarter of a
+    // millisecond of CPU, so a longer one was preempted and is left out.
+    if (spent > g.cycles_per_ms.load(std::memory_order_relaxed) / 4) return;
+    t_thread.cycles += spent * kTimedEvery;
     if (t_thread.cycles >= kCycleFlush) {
       g.cycles_total.fetch_add(t_thread.cycles, std::memory_order_relaxed);
       t_thread.cycles = 0;

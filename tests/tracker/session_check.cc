@@ -18,6 +18,7 @@
 //   api             every allocation function's records, and the exact live set at exit
 //   settings        bad HEAPLENS_* values: one line each, program output and status unchanged
 //   unnamed         without HEAPLENS_KEEP_SESSION: found through /proc, nothing left behind
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -865,6 +866,48 @@ void test_open_race(const std::string& fixture) {
   note(str(kRuns, " sessions opened as soon as possible, ", early, " refused attempts while being set up"));
 }
 
+// ---- the tracker's own time on a busy machine -------------------------------------------------
+
+// The tracker times itself with the cycle counter, which runs on while a thread waits for the
+// CPU. Here the fixture shares one CPU with a busy loop (and with this reader): preempted
+// inside the tracker, a thread used to count the whole wait as tracker time, and the figure
+// came out above the process's entire CPU time (1.2-1.7x). Whatever the machine does, the
+// tracker's time is part of the process's CPU time.
+void test_overhead_contended(const std::string& fixture) {
+  cpu_set_t mine;
+  CPU_ZERO(&mine);
+  EXPECT(sched_getaffinity(0, sizeof mine, &mine) == 0, "sched_getaffinity: ", std::strerror(errno));
+  int cpu = 0;
+  while (cpu < CPU_SETSIZE && !CPU_ISSET(cpu, &mine)) ++cpu;
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  // Children inherit it: the busy loop, the fixture and this reader take turns on one CPU.
+  EXPECT(sched_setaffinity(0, sizeof one, &one) == 0, "sched_setaffinity: ", std::strerror(errno));
+  pid_t hog = fork();
+  EXPECT(hog >= 0, "fork: ", std::strerror(errno));
+  if (hog == 0) {
+    for (;;) asm volatile("");
+  }
+  ChildOptions o;
+  o.argv = {fixture, "4", "1000000"};  // about half a second of CPU
+  o.env = {"HEAPLENS_MODE=full", "HEAPLENS_ON_FULL=wait"};
+  Run r = run_live(o, 120);
+  kill(hog, SIGKILL);
+  waitpid(hog, nullptr, 0);
+  sched_setaffinity(0, sizeof mine, &mine);
+  expect_exit(*r.child, 0, r.err);
+  reader::LiveStats st = r.session->stats();
+  EXPECT(st.process_cpu_ns > 0 && st.tracker_ns > 0, "no figures: tracker ", st.tracker_ns, " ns, process CPU ",
+         st.process_cpu_ns, " ns");
+  double overhead = static_cast<double>(st.tracker_ns) / static_cast<double>(st.process_cpu_ns);
+  EXPECT(overhead <= 1.0, "the tracker's time is ", overhead * 100, " % of the process's CPU time (",
+         st.tracker_ns, " of ", st.process_cpu_ns, " ns): more than all of it");
+  note(str("tracker ", st.tracker_ns / 1e6, " ms of ", st.process_cpu_ns / 1e6, " ms process CPU (", overhead * 100,
+           " %), sharing one CPU with a busy loop"));
+  remove_name(*r.session);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -887,6 +930,7 @@ int main(int argc, char** argv) {
   else if (test == "settings") test_settings(fixture);
   else if (test == "unnamed") test_unnamed(fixture);
   else if (test == "open_race") test_open_race(fixture);
+  else if (test == "overhead_contended") test_overhead_contended(fixture);
   else fail("unknown test or missing argument");
   note("passed");
   return 0;
