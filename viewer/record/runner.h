@@ -34,7 +34,7 @@ struct RunResult {
 };
 
 // Runs the program to completion (and every process of its tree that carries this run's
-// sessions), feeding `model` with the same chunks written to the trace.
+// sessions), feeding `model` (when not null) with the same chunks written to the trace.
 RunResult run_program(const RunOptions& options, trace::TraceVisitor* model);
 
 // The path of libheaplens.so: $HEAPLENS_PRELOAD, else next to this executable's build or

@@ -29,7 +29,9 @@ class WriterVisitor : public trace::TraceVisitor {
 
 class Tee : public trace::TraceVisitor {
  public:
-  void add(trace::TraceVisitor* v) { to_.push_back(v); }
+  void add(trace::TraceVisitor* v) {
+    if (v != nullptr) to_.push_back(v);
+  }
   void on_command(const trace::CommandDef& c) override { for (auto* v : to_) v->on_command(c); }
   void on_image(const trace::ImageInfo& i) override { for (auto* v : to_) v->on_image(i); }
   void on_records(std::uint32_t image, std::span<const wire::Record> r) override { for (auto* v : to_) v->on_records(image, r); }
