@@ -260,14 +260,13 @@ def programs_section(a, lc, jemalloc, work):
                                       "time; heaptrack serialises the threads on its lock; heaplens "
                                       "records without a lock): not the same peak to measure.")
             elif (g := peak_with_glibc()) is not None and (abs(pct(g, other)) <= 2 or abs(other - g - POOL) <= 0.02 * other):
-                why.append(f"{tool}: {diff:+,} B, allocator layout [P-layout]")
+                why.append(f"{tool}: {diff:+,} B, allocator layout [P-layout] (glibc: {g:,} B)")
                 notes["P-layout"] = ("the program's own allocations depend on the allocator underneath: with "
                                      "glibc's allocator (HEAPLENS_ALLOCATOR=system, as under massif and "
                                      "heaptrack) heaplens's peak, in parentheses, agrees with the other "
                                      "tool's. python3: CPython's obmalloc makes one more "
                                      "131,072-B bookkeeping request under jemalloc (PyObject_Malloc -> "
                                      "new_arena) than under glibc's allocator.")
-                why[-1] += f" (glibc: {g:,} B)"
             else:
                 why.append(f"{tool}: {diff:+,} B unexplained")
         rows.append([wname, "reduced" if w["reduced_argv"] else "same",
