@@ -12,7 +12,8 @@
 
 namespace heaplens::pool::tracked_range {
 
-// Reserves the range (once). Tries 1 TiB, then smaller sizes; false if even 1 GiB fails.
+// Reserves the range (once). Tries 1 TiB (+ 8 GiB, see tracked_range.cc), then smaller
+// sizes; false if even 1 GiB fails.
 bool reserve() noexcept;
 // The jemalloc extent hooks that hand out memory of the range (an extent_hooks_t*).
 void* extent_hooks() noexcept;
