@@ -9,18 +9,15 @@
 
 #include "../pool/pool.h"
 #include "export.h"
-#include "hook_guard.h"
 #include "runtime.h"
 
-using heaplens::HookGuard;
 namespace pool = heaplens::pool;
 namespace runtime = heaplens::runtime;
 
 namespace {
 
 void* new_impl(std::size_t size, std::size_t align) {
-  HookGuard guard;
-  runtime::ensure_started(guard);
+  runtime::ensure_started();
   for (;;) {
     void* p = size > PTRDIFF_MAX ? nullptr
               : align == 0   ? pool::alloc_plain(size)

@@ -54,8 +54,8 @@ int clamp_int(std::size_t v) { return v > INT_MAX ? INT_MAX : static_cast<int>(v
 extern "C" {
 
 HEAPLENS_EXPORT int mallopt(int param, int value) {
+  runtime::ensure_started();
   HookGuard guard;
-  runtime::ensure_started(guard);
   if (system_backend()) return __libc_mallopt(param, value);
   // jemalloc tunes itself (MALLOC_CONF). glibc answers 1 to every parameter, known or not,
   // so programs that set them see the success they would have seen.
@@ -65,8 +65,8 @@ HEAPLENS_EXPORT int mallopt(int param, int value) {
 }
 
 HEAPLENS_EXPORT int malloc_trim(size_t pad) {
+  runtime::ensure_started();
   HookGuard guard;
-  runtime::ensure_started(guard);
   if (system_backend()) {
     auto real = reinterpret_cast<int (*)(size_t)>(glibc_symbol("malloc_trim", "GLIBC_2.2.5"));
     return real ? real(pad) : 0;
@@ -75,8 +75,8 @@ HEAPLENS_EXPORT int malloc_trim(size_t pad) {
 }
 
 HEAPLENS_EXPORT struct mallinfo2 mallinfo2(void) {
+  runtime::ensure_started();
   HookGuard guard;
-  runtime::ensure_started(guard);
   if (system_backend()) {
     auto real = reinterpret_cast<struct mallinfo2 (*)()>(glibc_symbol("mallinfo2", "GLIBC_2.33"));
     if (real != nullptr) return real();
@@ -101,8 +101,8 @@ HEAPLENS_EXPORT struct mallinfo mallinfo(void) {
 }
 
 HEAPLENS_EXPORT void malloc_stats(void) {
+  runtime::ensure_started();
   HookGuard guard;
-  runtime::ensure_started(guard);
   if (system_backend()) {
     auto real = reinterpret_cast<void (*)()>(glibc_symbol("malloc_stats", "GLIBC_2.2.5"));
     if (real != nullptr) real();

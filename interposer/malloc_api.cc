@@ -12,10 +12,8 @@
 
 #include "../pool/pool.h"
 #include "export.h"
-#include "hook_guard.h"
 #include "runtime.h"
 
-using heaplens::HookGuard;
 namespace pool = heaplens::pool;
 namespace runtime = heaplens::runtime;
 
@@ -38,9 +36,17 @@ std::size_t page_size() {
   return size;
 }
 
+// errno's address, kept per thread: free() saves and restores errno on every call, and
+// __errno_location is a call through the PLT. The address of a thread's errno never changes.
+constinit thread_local int* t_errno __attribute__((tls_model("initial-exec"))) = nullptr;
+inline int* errno_ptr() {
+  int* e = t_errno;
+  if (__builtin_expect(e == nullptr, 0)) t_errno = e = &errno;
+  return e;
+}
+
 inline void* allocate(std::size_t size, std::size_t align, bool zero) {
-  HookGuard guard;
-  runtime::ensure_started(guard);
+  runtime::ensure_started();
   if (__builtin_expect(size > kMaxSize, 0)) {
     errno = ENOMEM;
     return nullptr;
@@ -68,8 +74,7 @@ void* memalign_impl(std::size_t align, std::size_t size) {
 extern "C" {
 
 HEAPLENS_EXPORT void* malloc(size_t size) {
-  HookGuard guard;
-  runtime::ensure_started(guard);
+  runtime::ensure_started();
   // No size check needed: jemalloc and glibc fail sizes over PTRDIFF_MAX themselves.
   void* p = pool::alloc_plain(size);
   if (__builtin_expect(p == nullptr, 0)) errno = ENOMEM;
@@ -78,11 +83,11 @@ HEAPLENS_EXPORT void* malloc(size_t size) {
 
 HEAPLENS_EXPORT void free(void* p) {
   if (p == nullptr) return;
-  HookGuard guard;
-  runtime::ensure_started(guard);
-  int saved = errno;  // free never changes errno (POSIX 2024, glibc >= 2.33)
+  runtime::ensure_started();
+  int* e = errno_ptr();
+  int saved = *e;  // free never changes errno (POSIX 2024, glibc >= 2.33)
   pool::release(p);
-  errno = saved;
+  *e = saved;
 }
 
 HEAPLENS_EXPORT void* calloc(size_t n, size_t size) {
@@ -100,8 +105,7 @@ HEAPLENS_EXPORT void* realloc(void* p, size_t size) {
     free(p);
     return nullptr;
   }
-  HookGuard guard;
-  runtime::ensure_started(guard);
+  runtime::ensure_started();
   if (size > kMaxSize) {
     errno = ENOMEM;
     return nullptr;
@@ -158,8 +162,7 @@ HEAPLENS_EXPORT void* pvalloc(size_t size) {
 
 HEAPLENS_EXPORT size_t malloc_usable_size(void* p) {
   if (p == nullptr) return 0;
-  HookGuard guard;
-  runtime::ensure_started(guard);
+  runtime::ensure_started();
   return pool::usable_size(p);
 }
 

@@ -4,7 +4,6 @@
 #include "../pool/pool.h"
 #include "export.h"
 #include "heaplens/heaplens.h"
-#include "hook_guard.h"
 #include "runtime.h"
 
 #ifndef HEAPLENS_VERSION
@@ -33,8 +32,7 @@ HEAPLENS_EXPORT int heaplens_get_counters(struct heaplens_counters* out, size_t 
 }
 
 HEAPLENS_EXPORT const char* heaplens_version(void) {
-  heaplens::HookGuard guard;
-  heaplens::runtime::ensure_started(guard);
+  heaplens::runtime::ensure_started();
   return pool::settings().backend == pool::Backend::system
              ? "heaplens " HEAPLENS_VERSION " (system)"
              : "heaplens " HEAPLENS_VERSION " (jemalloc)";

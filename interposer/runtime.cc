@@ -74,7 +74,8 @@ void reread_late_settings() noexcept {
 
 }  // namespace
 
-void start_slow(const HookGuard& guard) noexcept {
+void start_slow() noexcept {
+  HookGuard guard;
   int expected = kCold;
   if (g_state.compare_exchange_strong(expected, kStarting, std::memory_order_acq_rel)) {
     start_pool();
@@ -109,8 +110,8 @@ void finish_tracker() { tracker::finish(); }
 // dynamic loader's destructors (atexit order is LIFO and _dl_fini registers later), so the
 // summary sees the frees of every library's exit-time destructors.
 __attribute__((constructor)) void on_load() {
+  ensure_started();
   HookGuard guard;
-  ensure_started(guard);
   if (g_started_without_env) reread_late_settings();
   pool::enable_fast_paths();
 #ifdef HEAPLENS_WITH_CUDA

@@ -15,10 +15,14 @@ namespace heaplens::runtime {
 enum State : int { kCold = 0, kStarting = 1, kReady = 2 };
 extern std::atomic<int> g_state;
 
-void start_slow(const HookGuard& guard) noexcept;
+void start_slow() noexcept;
 
-inline void ensure_started(const HookGuard& guard) noexcept {
-  if (__builtin_expect(g_state.load(std::memory_order_acquire) != kReady, 0)) start_slow(guard);
+// Every hook calls this first. Hooks hold no reentrancy guard on their fast path (they call
+// nothing that could come back into them); the guard is taken where something can: start-up
+// here, the tracker's entry points (tracker.cc). A caller that holds a guard of its own takes
+// it after this call, so that it still waits for another thread's start-up.
+inline void ensure_started() noexcept {
+  if (__builtin_expect(g_state.load(std::memory_order_acquire) != kReady, 0)) start_slow();
 }
 
 }  // namespace heaplens::runtime

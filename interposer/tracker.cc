@@ -326,9 +326,13 @@ void emit(wire::Fields f, const wire::Record* ext = nullptr, std::uint32_t ext_c
   put_records(recs, n);
 }
 
-// Common prologue of the recorder's calls. Nested calls are the tracker's own allocations
-// (libunwind, glibc inside it): never recorded.
+// Common prologue of the device calls, whose callers (the CUDA hooks) hold a guard: deeper
+// calls are the tracker's own allocations or the CUDA libraries' (never recorded).
 inline bool begin() noexcept { return t_hook_depth <= 1 && ensure_session(); }
+// The pool calls the host entry points straight from the malloc hooks, which hold no guard:
+// the guard taken here makes whatever the tracker allocates (libunwind, glibc inside it, the
+// session) nested, and nested calls are never recorded.
+inline bool begin_host(const HookGuard& guard) noexcept { return !guard.nested() && begin(); }
 
 void record(const Timed& timed, Op op, std::uint8_t flags, std::uint64_t address, std::size_t size,
             bool with_stack, std::uint32_t device = wire::kDeviceHost, const wire::Record* ext = nullptr,
@@ -354,20 +358,23 @@ void record(const Timed& timed, Op op, std::uint8_t flags, std::uint64_t address
 inline std::uint64_t addr(const void* p) noexcept { return reinterpret_cast<std::uintptr_t>(p); }
 
 void on_alloc(void* p, std::size_t size, bool sampled) noexcept {
-  if (!begin()) return;
+  HookGuard guard;
+  if (!begin_host(guard)) return;
   Timed timed;
   record(timed, Op::kAlloc, sampled ? wire::kFlagSampled : 0, addr(p), size, true);
 }
 
 void on_free(void* p, bool in_realloc) noexcept {
-  if (!begin()) return;
+  HookGuard guard;
+  if (!begin_host(guard)) return;
   Timed timed;
   record(timed, Op::kFree, in_realloc ? wire::kFlagRealloc : 0, addr(p), 0, false);
 }
 
 void on_realloc(void* p, bool old_recorded, void* q, std::size_t size, bool new_recorded,
                 bool sampled) noexcept {
-  if (!begin()) return;
+  HookGuard guard;
+  if (!begin_host(guard)) return;
   Timed timed;
   if (q == nullptr) {
     // The realloc failed after the old block's Free went out: it is live again.

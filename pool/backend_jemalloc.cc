@@ -21,9 +21,13 @@ using MallocFn = void* (*)(std::size_t);
 using CallocFn = void* (*)(std::size_t, std::size_t);
 using FreeFn = void (*)(void*);
 using ReallocFn = void* (*)(void*, std::size_t);
-std::atomic<MallocFn> g_je_malloc{nullptr};
+// Until then malloc and free go to these (a pointer that is never null spares the hot path a
+// test).
+void* mallocx_plain(std::size_t size) noexcept { return mallocx(size, 0); }
+void dallocx_plain(void* p) noexcept { dallocx(p, 0); }
+std::atomic<MallocFn> g_je_malloc{mallocx_plain};
 std::atomic<CallocFn> g_je_calloc{nullptr};
-std::atomic<FreeFn> g_je_free{nullptr};
+std::atomic<FreeFn> g_je_free{dallocx_plain};
 std::atomic<ReallocFn> g_je_realloc{nullptr};
 
 // jemalloc's size classes (sz_s2u for the default 16-byte quantum and 4 classes per
@@ -149,10 +153,7 @@ void enable_fast_paths() noexcept {
   // The handle stays open: the library is loaded for the life of the process anyway.
 }
 
-void* alloc_small(std::size_t size) noexcept {
-  if (MallocFn m = g_je_malloc.load(std::memory_order_relaxed)) return m(size);
-  return mallocx(size, 0);
-}
+void* alloc_small(std::size_t size) noexcept { return g_je_malloc.load(std::memory_order_relaxed)(size); }
 
 void* alloc(std::size_t size, std::size_t align, bool zero, bool large) noexcept {
   if (__builtin_expect(align == 0 && !large, 1)) {
@@ -173,10 +174,7 @@ void* resize(void* p, std::size_t size, bool large) noexcept {
   return rallocx(p, size, large ? large_flags() : 0);
 }
 
-void release(void* p) noexcept {
-  if (FreeFn f = g_je_free.load(std::memory_order_relaxed)) return f(p);
-  dallocx(p, 0);
-}
+void release(void* p) noexcept { g_je_free.load(std::memory_order_relaxed)(p); }
 
 bool lend_thread_totals(LentTotals* out) noexcept {
   std::uint64_t* allocated = nullptr;

@@ -37,6 +37,12 @@ struct alignas(64) ThreadCounters {
   const std::uint64_t* lent_freed;      // registration
   std::uint64_t base_allocated;
   std::uint64_t base_freed;
+  // kLent: values of the backend's totals up to which nothing needs settling (see
+  // settle_lent): publishing after an allocation, publishing after a free, the peak before a
+  // free.
+  std::uint64_t alloc_limit;
+  std::uint64_t free_limit;
+  std::uint64_t peak_limit;
   ThreadCounters* next;  // registry list, under g_registry_lock
   ThreadCounters* prev;
 };
@@ -105,7 +111,8 @@ void retire_locked(ThreadCounters& c) noexcept {
   g_shared.bytes_freed.fetch_add(freed, kRelaxed);
   raise_peak(g_shared.peak, c.peak.load(kRelaxed));
   std::int64_t pending = static_cast<std::int64_t>(allocated - freed) - c.published.load(kRelaxed);
-  if (pending != 0) g_published.fetch_add(pending, kRelaxed);
+  // A lent thread's growth since its last free was never checked against the peak: now.
+  if (pending != 0) raise_peak(g_shared.peak, g_published.fetch_add(pending, kRelaxed) + pending);
   if (c.prev) c.prev->next = c.next; else g_registry = c.next;
   if (c.next) c.next->prev = c.prev;
   c.next = c.prev = nullptr;
@@ -131,6 +138,10 @@ __attribute__((noinline)) void register_thread() noexcept {
     c.lent_freed = totals.freed;
     c.base_allocated = *totals.allocated;
     c.base_freed = *totals.freed;
+    // The first change settles.
+    c.alloc_limit = c.base_allocated;
+    c.free_limit = c.base_freed;
+    c.peak_limit = c.base_allocated;
   }
   c.next = g_registry;
   c.prev = nullptr;
@@ -205,12 +216,44 @@ __attribute__((always_inline)) inline void change(std::uint64_t allocs, std::uin
   settle(c, allocs != 0);
 }
 
-// Lent totals: the backend's own per-thread totals already say how many bytes moved.
+// Lent totals: the backend's own per-thread totals already say how many bytes moved, and
+// they only grow. Rather than settling after every call (reading both totals, the shared total
+// and the peak), settle_lent computes how far each total may grow before something has to be
+// done, and the hot path compares one total with its limit:
+// - publishing: pending stays within (-kPeakSlack, kPeakSlack) until the allocated total
+//   passes alloc_limit or the freed total passes free_limit (checked after the call);
+// - the peak: the live total only rises with allocations, so its highest point since the last
+//   settle is reached just before the next free (or realloc, or now, for sum_counters). Before
+//   a free, a check against peak_limit says whether the thread has grown past its peak.
+// One thread's peak stays exact; see counters.h for several.
+__attribute__((noinline)) void settle_lent(ThreadCounters& c) noexcept {
+  std::int64_t net = net_of<kLent>(c);
+  std::int64_t pending = net - c.published.load(kRelaxed);
+  std::int64_t seen;
+  if (pending >= kPeakSlack || pending <= -kPeakSlack) {
+    seen = g_published.fetch_add(pending, kRelaxed) + pending;
+    c.published.store(net, kRelaxed);
+    pending = 0;
+  } else {
+    seen = g_published.load(kRelaxed) + pending;
+  }
+  std::int64_t peak = c.peak.load(kRelaxed);
+  if (seen > peak) c.peak.store(peak = seen, kRelaxed);
+  std::uint64_t allocated = *c.lent_allocated;
+  c.alloc_limit = allocated + static_cast<std::uint64_t>(kPeakSlack - 1 - pending);
+  c.peak_limit = allocated + static_cast<std::uint64_t>(peak - seen);
+  c.free_limit = *c.lent_freed + static_cast<std::uint64_t>(pending + kPeakSlack - 1);
+}
+
 __attribute__((always_inline)) inline void change_lent(std::uint64_t allocs, std::uint64_t frees,
                                                        std::size_t requested, bool large) noexcept {
   ThreadCounters& c = t_counters;  // bytes_lent() returned true: registered, kLent
-  bump_calls(c, allocs, frees, requested, large);
-  settle<kLent>(c, allocs != 0);
+  if (allocs) bump<std::uint64_t>(c.allocations, allocs);
+  if (frees) bump<std::uint64_t>(c.frees, frees);
+  if (allocs) bump<std::uint64_t>(c.bytes_requested, requested);  // 0 adds nothing: no test
+  if (large) bump<std::uint64_t>(c.large_allocations, 1);
+  bool settle = (allocs && *c.lent_allocated > c.alloc_limit) || (frees && *c.lent_freed > c.free_limit);
+  if (__builtin_expect(settle, 0)) settle_lent(c);
 }
 
 }  // namespace
@@ -227,8 +270,18 @@ void counters_set_lender(LendFn lend) noexcept { g_lender.store(lend, std::memor
 
 HEAPLENS_HOT bool bytes_lent() noexcept {
   ThreadCounters& c = t_counters;
-  if (__builtin_expect(c.state == kUnregistered, 0)) register_thread();
+  if (__builtin_expect(c.state == kLent, 1)) return true;
+  if (c.state == kUnregistered) register_thread();
   return c.state == kLent;
+}
+
+HEAPLENS_HOT bool bytes_lent_before_release() noexcept {
+  ThreadCounters& c = t_counters;
+  if (__builtin_expect(c.state == kLent, 1)) {
+    if (__builtin_expect(*c.lent_allocated > c.peak_limit, 0)) settle_lent(c);
+    return true;
+  }
+  return bytes_lent();
 }
 
 void count_alloc(std::size_t requested, std::size_t usable, bool large) noexcept {

@@ -14,8 +14,11 @@
 // Live bytes are exact. The global peak needs an order across threads; instead of a contended
 // atomic on every call, each thread folds its net change into one shared total every
 // kPeakSlack bytes and checks "shared total + own unpublished change" against its own
-// high-water mark. The peak is therefore exact for a single allocating thread and, with T
-// threads, at most (T-1) * kPeakSlack below the truth.
+// high-water mark. With lent totals that check is made only where it can matter: live bytes
+// rise only with allocations, so their highest point is just before a free (or at the end),
+// and a thread checks before each free whether it grew past its mark (one compare; see
+// settle_lent in counters.cc). The peak is therefore exact for a single allocating thread and,
+// with T threads, at most T * kPeakSlack below the truth.
 #pragma once
 
 #include <atomic>
@@ -54,6 +57,9 @@ void counters_set_lender(LendFn lend) noexcept;
 // the matching count_*: the *_lent forms after the backend call, passing no sizes; the others
 // with usable sizes the backend reported.
 bool bytes_lent() noexcept;
+// bytes_lent() for a call that may free bytes (free, realloc): first lets the peak see what
+// the thread allocated since its last such call.
+bool bytes_lent_before_release() noexcept;
 
 void count_alloc(std::size_t requested, std::size_t usable, bool large) noexcept;
 void count_free(std::size_t usable) noexcept;

@@ -22,6 +22,9 @@ Settings g_settings;
 bool g_started = false;
 // Separate from g_settings: set_large_threshold may race with allocating threads.
 std::atomic<std::size_t> g_large_threshold{kDefaultLargeThreshold};
+// malloc's fast path in one compare: sizes below this take jemalloc's small path (0 with the
+// system backend: no size does).
+std::atomic<std::size_t> g_fast_limit{0};
 
 inline bool is_large(std::size_t size) noexcept {
   return size >= g_large_threshold.load(std::memory_order_relaxed);
@@ -136,6 +139,7 @@ void enable_fast_paths() noexcept {
 void set_large_threshold(std::size_t bytes) noexcept {
   g_settings.large_threshold = bytes == 0 ? 1 : bytes;  // for readers of settings() only
   g_large_threshold.store(g_settings.large_threshold, std::memory_order_relaxed);
+  g_fast_limit.store(use_jemalloc() ? g_settings.large_threshold : 0, std::memory_order_relaxed);
 }
 
 namespace {
@@ -186,9 +190,8 @@ __attribute__((noinline)) void* alloc_recorded(std::size_t size, std::size_t ali
 HEAPLENS_HOT void* alloc_plain(std::size_t size) noexcept {
   // malloc's path, the hottest of all: the general alloc() with align = 0, zero = false,
   // spelled out so that nothing else is tested on the way.
-  bool large = is_large(size);
   std::size_t real = size + (size == 0);
-  if (__builtin_expect(use_jemalloc() && !large && bytes_lent(), 1)) {
+  if (__builtin_expect(size < g_fast_limit.load(std::memory_order_relaxed) && bytes_lent(), 1)) {
     int how = 0;
     if (__builtin_expect(t_sampler.tick(real), 0) && (how = countdown_expired()) != 0)
       return alloc_recorded(size, 0, false, false, how);
@@ -222,7 +225,7 @@ namespace {
 // `growth` (optional): usable bytes the block gained (0 if it did not grow).
 void* plain_resize(void* p, std::size_t size, bool large, bool tracked_arena,
                    std::size_t* growth = nullptr) noexcept {
-  bool lent = bytes_lent();
+  bool lent = bytes_lent_before_release();
   if (use_jemalloc()) {
     if (lent) {
       // jemalloc's own per-thread totals say how much the block grew: no size lookup.
@@ -273,7 +276,7 @@ void* relocate(void* p, std::size_t size, bool into_tracked) noexcept {
 // promise either), counted like any realloc.
 void* move_block(void* p, std::size_t size, bool large, bool into_tracked) noexcept {
   std::size_t old_usable = jemalloc_backend::usable(p);
-  bool lent = bytes_lent();
+  bool lent = bytes_lent_before_release();
   void* q = relocate(p, size, into_tracked);
   if (q == nullptr) return nullptr;
   if (lent) {
@@ -325,17 +328,16 @@ __attribute__((noinline)) void* resize_recorded(void* p, std::size_t size, bool 
 }
 
 __attribute__((always_inline)) inline void release_counted(void* p, bool tracked = false) noexcept {
-  bool lent = bytes_lent();
-  if (use_jemalloc()) {
-    if (lent) {
-      if (tracked) {
-        jemalloc_backend::release_tracked(p);
-      } else {
-        jemalloc_backend::release(p);
-      }
-      count_free_lent();
-      return;
+  if (bytes_lent_before_release()) {  // lent totals are jemalloc's
+    if (tracked) {
+      jemalloc_backend::release_tracked(p);
+    } else {
+      jemalloc_backend::release(p);
     }
+    count_free_lent();
+    return;
+  }
+  if (use_jemalloc()) {
     std::size_t usable = jemalloc_backend::usable(p);
     if (tracked) {
       jemalloc_backend::release_tracked(p);

@@ -145,3 +145,55 @@ TEST_CASE("lent totals: bytes come from the backend, counts from the calls") {
   CHECK(s.live_bytes == 160);
   pool::counters_set_lender(nullptr);
 }
+
+TEST_CASE("lent totals: the peak is exact on one thread, checked before frees and at exit") {
+  pool::counters_init();
+  pool::counters_reset_for_testing();
+  pool::counters_set_lender(fake_lend);
+  std::thread([] {
+    REQUIRE(pool::bytes_lent());
+    // Climb in steps smaller than the publishing slack: nothing is published on the way.
+    for (int i = 0; i < 100; ++i) {
+      REQUIRE(pool::bytes_lent());
+      t_fake_allocated += 96;
+      pool::count_alloc_lent(90, false);
+    }
+    for (int i = 0; i < 40; ++i) {
+      REQUIRE(pool::bytes_lent_before_release());
+      t_fake_freed += 96;
+      pool::count_free_lent();
+    }
+    // A realloc that shrinks right after growing: the growth counts.
+    REQUIRE(pool::bytes_lent());
+    t_fake_allocated += 32;
+    pool::count_alloc_lent(30, false);
+    REQUIRE(pool::bytes_lent_before_release());
+    t_fake_allocated += 16;
+    t_fake_freed += 96;
+    pool::count_realloc_lent(10, false);
+    auto s = pool::sum_counters();
+    CHECK(s.live_bytes == 60 * 96 + 32 + 16 - 96);
+    CHECK(s.peak_live_bytes == 100 * 96);
+  }).join();
+  auto s = pool::sum_counters();
+  CHECK(s.peak_live_bytes == 100 * 96);
+
+  // A thread that only grows: its highest point is its end, seen when it exits.
+  pool::counters_reset_for_testing();
+  std::thread([] {
+    for (int i = 0; i < 10; ++i) {
+      REQUIRE(pool::bytes_lent());
+      t_fake_allocated += 1000;
+      pool::count_alloc_lent(1000, false);
+    }
+  }).join();
+  std::thread([] {
+    REQUIRE(pool::bytes_lent_before_release());
+    t_fake_freed += 10000;  // frees the other thread's blocks
+    pool::count_free_lent();
+  }).join();
+  s = pool::sum_counters();
+  CHECK(s.live_bytes == 0);
+  CHECK(s.peak_live_bytes == 10000);
+  pool::counters_set_lender(nullptr);
+}
