@@ -99,7 +99,11 @@ bool create(const Params& params, Segment* out, char* why, std::size_t why_size)
         std::strerror(errno));
     return false;
   }
-  int err = posix_fallocate(fd, 0, static_cast<off_t>(o.total));
+  // Everything but the frames array, which is most of the segment (4 MiB of 6 in sampled
+  // mode, 16 of 19 in full mode) and is allocated as stacks arrive: a short program does not
+  // wait for tmpfs to clear pages it never uses (2 ms of a 20 ms git run).
+  int err = posix_fallocate(fd, 0, static_cast<off_t>(o.frames));
+  if (err == 0) err = posix_fallocate(fd, static_cast<off_t>(o.modules), static_cast<off_t>(o.total - o.modules));
   if (err != 0) {
     say(why, why_size, "cannot reserve {} KiB of shared memory for the session ({}): recording is off",
         o.total >> 10, std::strerror(err));
@@ -117,6 +121,7 @@ bool create(const Params& params, Segment* out, char* why, std::size_t why_size)
   flock(fd, LOCK_EX | LOCK_NB);  // nobody else can hold it yet
   s.fd = fd;
   s.size = o.total;
+  s.frames_offset = o.frames;
   s.header = static_cast<wire::SessionHeader*>(mem);
   describe(params, o, &s);
   s.header->state.store(static_cast<std::uint64_t>(wire::SessionState::kRunning), std::memory_order_release);
@@ -125,6 +130,12 @@ bool create(const Params& params, Segment* out, char* why, std::size_t why_size)
   if (!params.keep_name) shm_unlink(s.name);
   *out = s;
   return true;
+}
+
+bool back_frames(const Segment& s, std::uint64_t from, std::uint64_t to) noexcept {
+  if (s.fd < 0 || to <= from) return s.fd >= 0;
+  return posix_fallocate(s.fd, static_cast<off_t>(s.frames_offset + from * 8),
+                         static_cast<off_t>((to - from) * 8)) == 0;
 }
 
 void drop_inherited(Segment* s) noexcept {

@@ -1,9 +1,11 @@
 // The producer's side of a session segment (layout: shared/format.h): create, map, describe,
 // finish. Runs outside the hot path (start-up, the first record of a fork child, exit).
 //
-// The segment is created O_EXCL with mode 0600 and fully allocated up front
-// (posix_fallocate), so that a full /dev/shm shows up here as an error and never as a
-// SIGBUS in the program later. The producer holds an exclusive flock on it for as long as
+// The segment is created O_EXCL with mode 0600 and allocated (posix_fallocate) before
+// anything is written to it, so that a full /dev/shm shows up as an error and never as a
+// SIGBUS in the program later: all of it up front except the frames array, which is
+// allocated a chunk at a time as stacks are stored (back_frames); a chunk that cannot be had
+// means the stack is dropped, counted like a full table. The producer holds an exclusive flock on it for as long as
 // this process image lives: a reader that can take the lock knows the producer is gone
 // (exit, crash, SIGKILL or exec; the descriptor is close-on-exec).
 #pragma once
@@ -33,6 +35,7 @@ struct Params {
 struct Segment {
   wire::SessionHeader* header = nullptr;
   std::size_t size = 0;
+  std::size_t frames_offset = 0;  // of the frames array in the file
   int fd = -1;
   char name[session_name::kMaxName] = {};
   wire::Record* ring = nullptr;
@@ -48,6 +51,10 @@ wire::Layout layout_for(std::size_t ring_bytes, bool full) noexcept;
 // Creates, maps and describes a new segment for this process image. On failure writes a
 // one-line reason into `why` and returns false (nothing is left behind).
 bool create(const Params& params, Segment* out, char* why, std::size_t why_size) noexcept;
+
+// Allocates the frames array's entries [from, to) in the file (to <= frames_capacity); false
+// when /dev/shm cannot give them. Safe to call for entries already allocated, from any thread.
+bool back_frames(const Segment& s, std::uint64_t from, std::uint64_t to) noexcept;
 
 // Forgets a segment inherited across fork (the child must not write into its parent's).
 void drop_inherited(Segment* s) noexcept;

@@ -67,6 +67,8 @@ struct State {
   std::atomic<int> in_unwind{0};
   std::atomic<bool> fork_pending{false};
   std::atomic<std::uint64_t> gave_up_at_tail{UINT64_MAX};
+  std::atomic<std::uint64_t> frames_backed{0};  // entries of the frames array allocated
+  std::atomic<bool> frames_refused{false};
 };
 State g;
 
@@ -207,6 +209,26 @@ void publish(std::uint64_t now_ns, bool heap) noexcept {
   h->published_ns.store(now_ns, std::memory_order_release);
 }
 
+// The interner's callback: the frames array is allocated a chunk at a time (session.h).
+constexpr std::uint64_t kFramesChunk = 32768;  // entries: 256 KiB
+
+bool back_frames(std::uint64_t end) noexcept {
+  std::uint64_t backed = g.frames_backed.load(std::memory_order_acquire);
+  if (__builtin_expect(end <= backed, 1)) return true;
+  if (g.frames_refused.load(std::memory_order_relaxed)) return false;
+  std::uint64_t want = std::min<std::uint64_t>((end + kFramesChunk - 1) / kFramesChunk * kFramesChunk,
+                                               header()->frames_capacity);
+  // Threads that race here allocate overlapping ranges: harmless.
+  if (!session::back_frames(g.seg, backed, want)) {
+    if (!g.frames_refused.exchange(true, std::memory_order_relaxed))
+      log_line("/dev/shm is full: no room for more call stacks in the session; new stacks are dropped");
+    return false;
+  }
+  while (backed < want && !g.frames_backed.compare_exchange_weak(backed, want, std::memory_order_acq_rel)) {
+  }
+  return true;
+}
+
 bool ensure_session() noexcept {
   int phase = g.phase.load(std::memory_order_acquire);
   if (__builtin_expect(phase == kReady, 1)) return true;
@@ -231,7 +253,9 @@ bool ensure_session() noexcept {
   }
   wire::SessionHeader* h = g.seg.header;
   g.ring = ring::Producer(h, g.seg.ring, h->ring_capacity);
-  g.interner = stacks::Interner(h, g.seg.stacks, h->stack_slots, g.seg.frames, h->frames_capacity);
+  g.frames_backed.store(0, std::memory_order_relaxed);
+  g.frames_refused.store(false, std::memory_order_relaxed);
+  g.interner = stacks::Interner(h, g.seg.stacks, h->stack_slots, g.seg.frames, h->frames_capacity, back_frames);
   g.modules = modules::Table{h, g.seg.modules, h->module_capacity};
   g.tsc0 = cycles();
   g.mono0 = session::monotonic_ns();

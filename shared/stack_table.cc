@@ -73,6 +73,7 @@ std::uint32_t Interner::intern(const std::uint64_t* frames, std::uint32_t depth)
       if (stored_first == UINT64_MAX) {
         std::uint64_t first = h_->frames_used.fetch_add(depth, std::memory_order_relaxed);
         if (first + depth > frames_capacity_) break;
+        if (back_ != nullptr && !back_(first + depth)) break;
         for (std::uint32_t k = 0; k < depth; ++k)
           std::atomic_ref<std::uint64_t>(frames_[first + k]).store(frames[k], std::memory_order_relaxed);
         stored_first = first;

@@ -19,9 +19,13 @@ std::uint64_t hash_frames(const std::uint64_t* frames, std::uint32_t depth);
 class Interner {
  public:
   Interner() = default;
+  // `back` (optional): called before entries [0, end) of the frames array are written, when
+  // the memory behind them is allocated lazily; false drops the stack.
+  using BackFn = bool (*)(std::uint64_t end) noexcept;
   Interner(wire::SessionHeader* h, wire::StackSlot* slots, std::uint64_t slot_count,
-           std::uint64_t* frames, std::uint64_t frames_capacity)
-      : h_(h), slots_(slots), mask_(slot_count - 1), frames_(frames), frames_capacity_(frames_capacity) {}
+           std::uint64_t* frames, std::uint64_t frames_capacity, BackFn back = nullptr)
+      : h_(h), slots_(slots), mask_(slot_count - 1), frames_(frames), frames_capacity_(frames_capacity),
+        back_(back) {}
 
   // The id of this stack (1..slot_count-1), storing it if new; 0 when the table or the
   // frames array is full (counted in stacks_dropped). depth: 1..kMaxFrames.
@@ -36,6 +40,7 @@ class Interner {
   std::uint64_t mask_ = 0;
   std::uint64_t* frames_ = nullptr;
   std::uint64_t frames_capacity_ = 0;
+  BackFn back_ = nullptr;
 };
 
 // Reader side: copies the frames of stack `id` into out (kMaxFrames entries); returns the

@@ -32,8 +32,8 @@ class TestTable {
     }
   }
 
-  stacks::Interner interner() {
-    return stacks::Interner(header_.get(), slots_.get(), slot_count_, frames_.get(), frames_capacity_);
+  stacks::Interner interner(stacks::Interner::BackFn back = nullptr) {
+    return stacks::Interner(header_.get(), slots_.get(), slot_count_, frames_.get(), frames_capacity_, back);
   }
   std::vector<std::uint64_t> read(std::uint32_t id) const {
     std::uint64_t out[wire::kMaxFrames];
@@ -310,4 +310,38 @@ TEST_CASE("stacks: 4 threads interning the same 1000 stacks agree") {
   std::set<std::vector<std::uint64_t>> seen_stacks;
   for (std::uint32_t id : distinct) seen_stacks.insert(t.read(id));
   CHECK(seen_stacks.size() == kStacks);
+}
+
+namespace {
+// A frames array whose memory is allocated lazily: entries below g_backed exist.
+std::uint64_t g_backed = 0;
+std::vector<std::uint64_t> g_back_calls;
+bool back_up_to_8(std::uint64_t end) noexcept {
+  g_back_calls.push_back(end);
+  if (end > 8) return false;
+  g_backed = std::max(g_backed, end);
+  return true;
+}
+}  // namespace
+
+TEST_CASE("stacks: frames are backed before they are written; a refusal drops the stack") {
+  g_backed = 0;
+  g_back_calls.clear();
+  TestTable t(64, 100);
+  auto in = t.interner(back_up_to_8);
+  std::vector<std::uint64_t> a = {1, 2, 3, 4}, b = {5, 6, 7, 8}, c = {9, 10, 11, 12};
+  std::uint32_t ia = intern(in, a), ib = intern(in, b);
+  REQUIRE(ia != 0);
+  REQUIRE(ib != 0);
+  CHECK(g_back_calls == std::vector<std::uint64_t>{4, 8});
+  CHECK(intern(in, c) == 0);  // entries 8..11 cannot be had
+  CHECK(t.header().stacks_dropped.load() == 1);
+  CHECK(t.header().stacks_used.load() == 2);
+  // Known stacks need no new frames: found without asking.
+  g_back_calls.clear();
+  CHECK(intern(in, a) == ia);
+  CHECK(intern(in, b) == ib);
+  CHECK(g_back_calls.empty());
+  CHECK(t.read(ia) == a);
+  CHECK(t.read(ib) == b);
 }
