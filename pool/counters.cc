@@ -162,21 +162,26 @@ __attribute__((always_inline)) inline std::int64_t net_of(const ThreadCounters& 
   }
 }
 
-// After the owner changed its byte totals: publish if far enough from the shared total and,
-// when the change may have grown the heap, raise the owner's peak (see header).
-template <State kState = kUnregistered>
-__attribute__((always_inline)) inline void settle(ThreadCounters& c, bool may_grow) noexcept {
-  std::int64_t net = net_of<kState>(c);
-  std::int64_t pending = net - c.published.load(kRelaxed);
-  std::int64_t seen;
-  if (__builtin_expect(pending >= kPeakSlack || pending <= -kPeakSlack, 0)) {
-    seen = g_published.fetch_add(pending, kRelaxed) + pending;
+// What the owner sees of the global live total: the shared total plus its own unpublished
+// change, after publishing that change if it reached kPeakSlack (pending then becomes 0).
+inline std::int64_t see_total(ThreadCounters& c, std::int64_t net, std::int64_t& pending) noexcept {
+  if (pending >= kPeakSlack || pending <= -kPeakSlack) {
+    std::int64_t seen = g_published.fetch_add(pending, kRelaxed) + pending;
     c.published.store(net, kRelaxed);
-  } else if (may_grow) {
-    seen = g_published.load(kRelaxed) + pending;
-  } else {
-    return;
+    pending = 0;
+    return seen;
   }
+  return g_published.load(kRelaxed) + pending;
+}
+
+// Explicit sizes, after the owner changed its byte totals: publish if far enough from the
+// shared total and, when the change may have grown the heap, raise the owner's peak.
+__attribute__((always_inline)) inline void settle(ThreadCounters& c, bool may_grow) noexcept {
+  std::int64_t net = net_of(c);
+  std::int64_t pending = net - c.published.load(kRelaxed);
+  bool due = pending >= kPeakSlack || pending <= -kPeakSlack;
+  if (__builtin_expect(!due, 1) && !may_grow) return;
+  std::int64_t seen = see_total(c, net, pending);
   if (seen > c.peak.load(kRelaxed)) c.peak.store(seen, kRelaxed);
 }
 
@@ -229,14 +234,7 @@ __attribute__((always_inline)) inline void change(std::uint64_t allocs, std::uin
 __attribute__((noinline)) void settle_lent(ThreadCounters& c) noexcept {
   std::int64_t net = net_of<kLent>(c);
   std::int64_t pending = net - c.published.load(kRelaxed);
-  std::int64_t seen;
-  if (pending >= kPeakSlack || pending <= -kPeakSlack) {
-    seen = g_published.fetch_add(pending, kRelaxed) + pending;
-    c.published.store(net, kRelaxed);
-    pending = 0;
-  } else {
-    seen = g_published.load(kRelaxed) + pending;
-  }
+  std::int64_t seen = see_total(c, net, pending);
   std::int64_t peak = c.peak.load(kRelaxed);
   if (seen > peak) c.peak.store(peak = seen, kRelaxed);
   std::uint64_t allocated = *c.lent_allocated;
